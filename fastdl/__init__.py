@@ -1,0 +1,28 @@
+"""fastdl: fast CPU deep-learning kernels for from-scratch NumPy networks.
+
+The kernels (im2col/col2im, conv2d, max/avg pooling, fused bias+activation) exist as a NumPy
+reference, a Numba backend and a Cython backend behind one API, :mod:`fastdl.functional`.
+Choose a backend with :func:`set_backend`, :func:`use_backend` or ``FASTDL_BACKEND``; the
+default ``"auto"`` takes the fastest available one per kernel. :func:`gradcheck` checks the
+backward pass of your own layers against numerical gradients.
+"""
+
+from . import functional
+from ._backend import (
+    BackendError,
+    available_backends,
+    get_backend,
+    set_backend,
+    use_backend,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BackendError",
+    "available_backends",
+    "functional",
+    "get_backend",
+    "set_backend",
+    "use_backend",
+]

@@ -1,0 +1,186 @@
+"""The one door to the kernels: picks a backend and returns its functions.
+
+This is the only module that imports ``fastdl._kernels``. It does so lazily, by name, so
+``import fastdl`` neither imports Numba nor loads compiled extensions.
+
+Resolution order for a kernel call
+----------------------------------
+1. the per-call ``backend=`` argument (``fastdl.functional`` only);
+2. the innermost ``use_backend(...)`` context (a ``contextvars.ContextVar``);
+3. the process-wide ``set_backend(...)``;
+4. the environment variable ``FASTDL_BACKEND``;
+5. ``"auto"``: per kernel, the first backend of ``AUTO_ORDER`` that is available and implements
+   that kernel.
+
+A backend asked for by name that is not available raises :class:`BackendError` saying how to get
+it; nothing falls back silently.
+"""
+
+import contextlib
+import contextvars
+import importlib
+import os
+
+BACKENDS = ("numpy", "numba", "cython")
+_PACKAGES = {
+    "numpy": "fastdl._kernels.ref",
+    "numba": "fastdl._kernels.nb",
+    "cython": "fastdl._kernels.cy",
+}
+
+# kernel name -> family module (the same module name in every backend package)
+FAMILIES = {
+    "im2col": "_im2col",
+    "col2im": "_im2col",
+    "conv2d_forward": "_conv",
+    "conv2d_backward": "_conv",
+    "maxpool2d_forward": "_pool",
+    "maxpool2d_backward": "_pool",
+    "avgpool2d_forward": "_pool",
+    "avgpool2d_backward": "_pool",
+    "bias_act_forward": "_bias_act",
+    "bias_act_backward": "_bias_act",
+}
+
+# What "auto" tries, per kernel, fastest first (see bench/README.md for the measurements).
+AUTO_ORDER = {name: ("cython", "numba", "numpy") for name in FAMILIES}
+
+_HOW_TO_GET = {
+    "numpy": "",
+    "numba": "install it with `pip install numba` (it is a dependency of fastdl).",
+    "cython": (
+        "the compiled extension was not built. Reinstall fastdl from source with a C compiler: "
+        "`pip install --force-reinstall .` (or `pip install -e . --no-build-isolation` "
+        "with Cython installed)."
+    ),
+}
+# A module per backend whose import proves the backend works.
+_PROBE = {"numpy": "_im2col", "numba": "_im2col", "cython": "_im2col"}
+
+
+class BackendError(RuntimeError):
+    """A backend was asked for that does not exist, is not installed or lacks the kernel."""
+
+
+_context_backend = contextvars.ContextVar("fastdl_backend", default=None)
+_global_backend = None
+_unavailable = {}  # backend -> reason, filled on first probe
+_probed = set()
+_resolved = {}  # (backend, kernel) -> function
+
+
+def _check_name(name, where):
+    if name == "auto" or name in BACKENDS:
+        return name
+    raise BackendError(f"{where}: unknown backend {name!r}; choose one of {('auto',) + BACKENDS}")
+
+
+def _probe(name):
+    """Import the backend's probe module once; remember why it failed, if it did."""
+    if name not in _probed:
+        _probed.add(name)
+        try:
+            importlib.import_module(f"{_PACKAGES[name]}.{_PROBE[name]}")
+        except ImportError as exc:
+            _unavailable[name] = f"{exc}; {_HOW_TO_GET[name]}"
+    return name not in _unavailable
+
+
+def why_unavailable(name):
+    """Return why backend ``name`` cannot be used, or ``""`` if it can."""
+    _check_name(name, "why_unavailable")
+    return "" if name == "auto" or _probe(name) else _unavailable[name]
+
+
+def available_backends():
+    """Names of the backends that can be used on this machine, e.g. ``['numpy', 'numba']``."""
+    return [name for name in BACKENDS if _probe(name)]
+
+
+def set_backend(name):
+    """Use backend ``name`` (``'auto'``, ``'numpy'``, ``'numba'`` or ``'cython'``) from now on.
+
+    Raises
+    ------
+    BackendError
+        If the name is unknown or that backend is not available here.
+    """
+    global _global_backend
+    _require(_check_name(name, "set_backend"))
+    _global_backend = name
+
+
+def get_backend():
+    """The backend currently in force (context, then ``set_backend``, env, then ``'auto'``)."""
+    for name, where in (
+        (_context_backend.get(), "use_backend"),
+        (_global_backend, "set_backend"),
+        (os.environ.get("FASTDL_BACKEND") or None, "FASTDL_BACKEND"),
+    ):
+        if name is not None:
+            return _check_name(name, where)
+    return "auto"
+
+
+@contextlib.contextmanager
+def use_backend(name):
+    """Context manager: use backend ``name`` inside the ``with`` block (thread- and task-local)."""
+    _require(_check_name(name, "use_backend"))
+    token = _context_backend.set(name)
+    try:
+        yield name
+    finally:
+        _context_backend.reset(token)
+
+
+def _require(name):
+    if name != "auto" and not _probe(name):
+        raise BackendError(f"backend {name!r} is not available: {_unavailable[name]}")
+
+
+def implements(name, kernel_name):
+    """True if the (available) backend ``name`` has kernel ``kernel_name``."""
+    if not _probe(name):
+        return False
+    try:
+        _load(name, kernel_name)
+    except BackendError:
+        return False
+    return True
+
+
+def _load(name, kernel_name):
+    key = (name, kernel_name)
+    if key not in _resolved:
+        module_name = f"{_PACKAGES[name]}.{FAMILIES[kernel_name]}"
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            raise BackendError(
+                f"backend {name!r} does not implement {kernel_name} yet; "
+                f"use backend='numpy' or 'auto'"
+            ) from None
+        _resolved[key] = getattr(module, kernel_name)
+    return _resolved[key]
+
+
+def resolve(kernel_name, backend=None):
+    """Return ``(backend_name, function)`` for ``kernel_name`` under the current selection."""
+    if kernel_name not in FAMILIES:
+        raise BackendError(f"unknown kernel {kernel_name!r}; known: {sorted(FAMILIES)}")
+    name = get_backend() if backend is None else _check_name(backend, "backend")
+    if name == "auto":
+        for candidate in AUTO_ORDER[kernel_name]:
+            if implements(candidate, kernel_name):
+                return candidate, _load(candidate, kernel_name)
+        raise BackendError(f"no available backend implements {kernel_name}")
+    _require(name)
+    return name, _load(name, kernel_name)
+
+
+def activations():
+    """``(defaults, aliases)``: activation name -> {param: default}, and alias -> name."""
+    common = importlib.import_module("fastdl._kernels._common")
+    return common.ACTIVATIONS, common.ALIASES

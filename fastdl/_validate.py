@@ -1,0 +1,99 @@
+"""Input checks for ``fastdl.functional``: every error is raised here, before any kernel runs.
+
+Each check names the argument and the numbers, raises ``TypeError`` for wrong kinds (integer or
+mixed dtypes, non-integer sizes) and ``ValueError`` for wrong values (ndim, sizes, shapes), and
+returns the normalised value (C-contiguous arrays, ``(h, w)`` int pairs).
+"""
+
+import numbers
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def array(name, a, ndim=None, dtype=None):
+    """Return ``a`` as a C-contiguous float32/float64 array (a copy only if it must be).
+
+    Parameters
+    ----------
+    name : str
+        Argument name used in error messages.
+    a : array_like
+    ndim : int, optional
+        Required number of dimensions.
+    dtype : numpy dtype, optional
+        Required dtype (that of the first array of the call): mixed dtypes are a ``TypeError``.
+    """
+    a = np.asarray(a)
+    if a.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must be a float32 or float64 array, got dtype {a.dtype}")
+    if dtype is not None and a.dtype != dtype:
+        raise TypeError(
+            f"mixed dtypes: {name} is {a.dtype} but the other arrays are {np.dtype(dtype)}; "
+            f"cast them to one dtype"
+        )
+    if ndim is not None and a.ndim != ndim:
+        legend = " (N, C, H, W)" if ndim == 4 else ""
+        raise ValueError(f"{name} must be {ndim}-D{legend}, got shape {a.shape}")
+    return np.ascontiguousarray(a)
+
+
+def _int(name, v):
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
+        raise TypeError(f"{name} must be an int or a pair of ints, got {v!r}")
+    return int(v)
+
+
+def pair(name, v, minimum):
+    """Normalise an int or ``(h, w)`` pair to a tuple of two ints ``>= minimum``."""
+    if isinstance(v, (tuple, list)):
+        if len(v) != 2:
+            raise ValueError(f"{name} must be an int or a pair (h, w), got {v!r}")
+        out = (_int(name, v[0]), _int(name, v[1]))
+    else:
+        out = (_int(name, v),) * 2
+    if min(out) < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {v!r}")
+    return out
+
+
+def kernel_size(kh, kw):
+    """Check window sizes: positive ints."""
+    return pair("kh", kh, 1)[0], pair("kw", kw, 1)[0]
+
+
+def shape4(name, shape):
+    """Check an ``(N, C, H, W)`` shape tuple of positive ints."""
+    if not isinstance(shape, (tuple, list)) or len(shape) != 4:
+        raise ValueError(f"{name} must be a tuple (N, C, H, W), got {shape!r}")
+    dims = tuple(_int(name, d) for d in shape)
+    if min(dims) < 1:
+        raise ValueError(f"{name} must have positive sizes, got {shape!r}")
+    return dims
+
+
+def window(x_shape, kh, kw, stride, pad, what="window"):
+    """Check that a ``kh x kw`` window fits the padded input; return ``(oh, ow)``."""
+    h, w = x_shape[2], x_shape[3]
+    hp, wp = h + 2 * pad[0], w + 2 * pad[1]
+    if kh > hp or kw > wp:
+        raise ValueError(
+            f"{what} {kh}x{kw} is larger than the padded input {hp}x{wp} (H={h}, W={w}, pad={pad})"
+        )
+    return (hp - kh) // stride[0] + 1, (wp - kw) // stride[1] + 1
+
+
+def pool_pad(kh, kw, pad):
+    """Pooling padding may be at most half the window (PyTorch's rule): no all-padding window."""
+    if pad[0] > kh // 2 or pad[1] > kw // 2:
+        raise ValueError(
+            f"pad={pad} must be at most half the pooling window {kh}x{kw}, "
+            f"i.e. <= ({kh // 2}, {kw // 2})"
+        )
+
+
+def shape_is(name, a, expected, why):
+    """Check ``a.shape == expected``."""
+    if tuple(a.shape) != tuple(expected):
+        raise ValueError(f"{name} must have shape {tuple(expected)} ({why}), got {a.shape}")

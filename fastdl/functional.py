@@ -1,0 +1,300 @@
+"""Public kernel API: validates input once, then calls the selected backend.
+
+Every function of ``KERNELS.md`` is here with the same signature plus a keyword-only
+``backend=`` (``None`` = the current selection, see :func:`fastdl.get_backend`). Inputs may be
+non-contiguous or read-only; they are never modified. Bad input raises ``TypeError`` or
+``ValueError`` naming the argument before any compiled code runs.
+"""
+
+import math
+import numbers
+
+import numpy as np
+
+from . import _backend
+from . import _validate as v
+
+__all__ = [
+    "im2col",
+    "col2im",
+    "conv2d_forward",
+    "conv2d_backward",
+    "maxpool2d_forward",
+    "maxpool2d_backward",
+    "avgpool2d_forward",
+    "avgpool2d_backward",
+    "bias_act_forward",
+    "bias_act_backward",
+]
+
+
+def _call(name, backend, *args, **kwargs):
+    return _backend.resolve(name, backend)[1](*args, **kwargs)
+
+
+def _sliding(x_shape, kh, kw, stride, pad, pool=False):
+    """Validate window arguments; return ``(kh, kw, stride, pad, (oh, ow))``.
+
+    For pooling (``pool=True``) ``stride=None`` means the window size and ``pad`` may be at most
+    half the window.
+    """
+    kh, kw = v.kernel_size(kh, kw)
+    stride = v.pair("stride", (kh, kw) if pool and stride is None else stride, 1)
+    pad = v.pair("pad", pad, 0)
+    if pool:
+        v.pool_pad(kh, kw, pad)
+    return kh, kw, stride, pad, v.window(x_shape, kh, kw, stride, pad)
+
+
+def im2col(x, kh, kw, stride=1, pad=0, *, backend=None):
+    """Unfold sliding windows into rows.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C, H, W), float32 or float64
+    kh, kw : int
+    stride, pad : int or (int, int)
+    backend : str, optional
+
+    Returns
+    -------
+    col : ndarray of shape (N*OH*OW, C*KH*KW); rows (n, oh, ow), columns (c, kh, kw)
+    """
+    x = v.array("x", x, 4)
+    kh, kw, stride, pad, _ = _sliding(x.shape, kh, kw, stride, pad)
+    return _call("im2col", backend, x, kh, kw, stride, pad)
+
+
+def col2im(col, x_shape, kh, kw, stride=1, pad=0, *, backend=None):
+    """Fold rows back into an image, summing overlaps (the adjoint of :func:`im2col`).
+
+    Parameters
+    ----------
+    col : ndarray of shape (N*OH*OW, C*KH*KW)
+    x_shape : tuple (N, C, H, W)
+
+    Returns
+    -------
+    x : ndarray of shape x_shape, dtype of ``col``
+    """
+    col = v.array("col", col, 2)
+    x_shape = v.shape4("x_shape", x_shape)
+    kh, kw, stride, pad, (oh, ow) = _sliding(x_shape, kh, kw, stride, pad)
+    n, c = x_shape[:2]
+    v.shape_is("col", col, (n * oh * ow, c * kh * kw), "N*OH*OW, C*KH*KW")
+    return _call("col2im", backend, col, x_shape, kh, kw, stride, pad)
+
+
+def _conv_args(x, w, stride, pad):
+    x = v.array("x", x, 4)
+    w = v.array("w", w, 4, x.dtype)
+    if w.shape[1] != x.shape[1]:
+        raise ValueError(
+            f"channel mismatch: x has C={x.shape[1]} channels (shape {x.shape}) but w expects "
+            f"C={w.shape[1]} (shape {w.shape}, i.e. (F, C, KH, KW))"
+        )
+    _, _, stride, pad, out = _sliding(x.shape, w.shape[2], w.shape[3], stride, pad)
+    return x, w, stride, pad, out
+
+
+def conv2d_forward(x, w, b, stride=1, pad=0, *, backend=None):
+    """2-D convolution (cross-correlation, like ``torch.nn.functional.conv2d``).
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C, H, W)
+    w : ndarray of shape (F, C, KH, KW)
+    b : ndarray of shape (F,) or None
+    stride, pad : int or (int, int)
+
+    Returns
+    -------
+    y : ndarray of shape (N, F, OH, OW)
+    """
+    x, w, stride, pad, _ = _conv_args(x, w, stride, pad)
+    if b is not None:
+        b = v.array("b", b, 1, x.dtype)
+        v.shape_is("b", b, (w.shape[0],), "one bias per filter F")
+    return _call("conv2d_forward", backend, x, w, b, stride, pad)
+
+
+def conv2d_backward(dy, x, w, stride=1, pad=0, *, backend=None):
+    """Gradients of :func:`conv2d_forward`.
+
+    Parameters
+    ----------
+    dy : ndarray of shape (N, F, OH, OW)
+    x : ndarray of shape (N, C, H, W)
+    w : ndarray of shape (F, C, KH, KW)
+
+    Returns
+    -------
+    dx : ndarray of shape (N, C, H, W)
+    dw : ndarray of shape (F, C, KH, KW)
+    db : ndarray of shape (F,)
+    """
+    x, w, stride, pad, (oh, ow) = _conv_args(x, w, stride, pad)
+    dy = v.array("dy", dy, 4, x.dtype)
+    v.shape_is("dy", dy, (x.shape[0], w.shape[0], oh, ow), "N, F, OH, OW")
+    return _call("conv2d_backward", backend, dy, x, w, stride, pad)
+
+
+def maxpool2d_forward(x, kh, kw, stride=None, pad=0, *, backend=None):
+    """Max pooling; padding counts as -inf, ties go to the first maximum.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C, H, W)
+    kh, kw : int
+    stride : int or (int, int), optional
+        Defaults to the window size ``(kh, kw)``.
+    pad : int or (int, int)
+        At most half the window.
+
+    Returns
+    -------
+    y : ndarray of shape (N, C, OH, OW)
+    argmax : int64 ndarray of shape (N, C, OH, OW)
+        Window-local flat index ``i*kw + j`` of each maximum.
+    """
+    x = v.array("x", x, 4)
+    kh, kw, stride, pad, _ = _sliding(x.shape, kh, kw, stride, pad, pool=True)
+    return _call("maxpool2d_forward", backend, x, kh, kw, stride, pad)
+
+
+def maxpool2d_backward(dy, argmax, x_shape, kh, kw, stride=None, pad=0, *, backend=None):
+    """Gradient of :func:`maxpool2d_forward`: routes ``dy`` to the recorded maxima.
+
+    Parameters
+    ----------
+    dy : ndarray of shape (N, C, OH, OW)
+    argmax : integer ndarray of shape (N, C, OH, OW), values in [0, kh*kw)
+    x_shape : tuple (N, C, H, W)
+
+    Returns
+    -------
+    dx : ndarray of shape x_shape
+    """
+    dy = v.array("dy", dy, 4)
+    x_shape = v.shape4("x_shape", x_shape)
+    kh, kw, stride, pad, (oh, ow) = _sliding(x_shape, kh, kw, stride, pad, pool=True)
+    v.shape_is("dy", dy, (*x_shape[:2], oh, ow), "N, C, OH, OW")
+    argmax = np.asarray(argmax)
+    if argmax.dtype.kind not in "iu":
+        raise TypeError(f"argmax must be an integer array, got dtype {argmax.dtype}")
+    v.shape_is("argmax", argmax, dy.shape, "same as dy")
+    if argmax.size and (argmax.min() < 0 or argmax.max() >= kh * kw):
+        raise ValueError(
+            f"argmax values must lie in [0, {kh * kw}) for a {kh}x{kw} window, "
+            f"got min {argmax.min()} and max {argmax.max()}"
+        )
+    argmax = np.ascontiguousarray(argmax, dtype=np.int64)
+    return _call("maxpool2d_backward", backend, dy, argmax, x_shape, kh, kw, stride, pad)
+
+
+def avgpool2d_forward(x, kh, kw, stride=None, pad=0, *, backend=None):
+    """Average pooling (``count_include_pad=True``: always divides by ``kh*kw``).
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C, H, W)
+
+    Returns
+    -------
+    y : ndarray of shape (N, C, OH, OW)
+    """
+    x = v.array("x", x, 4)
+    kh, kw, stride, pad, _ = _sliding(x.shape, kh, kw, stride, pad, pool=True)
+    return _call("avgpool2d_forward", backend, x, kh, kw, stride, pad)
+
+
+def avgpool2d_backward(dy, x_shape, kh, kw, stride=None, pad=0, *, backend=None):
+    """Gradient of :func:`avgpool2d_forward`.
+
+    Parameters
+    ----------
+    dy : ndarray of shape (N, C, OH, OW)
+    x_shape : tuple (N, C, H, W)
+
+    Returns
+    -------
+    dx : ndarray of shape x_shape
+    """
+    dy = v.array("dy", dy, 4)
+    x_shape = v.shape4("x_shape", x_shape)
+    kh, kw, stride, pad, (oh, ow) = _sliding(x_shape, kh, kw, stride, pad, pool=True)
+    v.shape_is("dy", dy, (*x_shape[:2], oh, ow), "N, C, OH, OW")
+    return _call("avgpool2d_backward", backend, dy, x_shape, kh, kw, stride, pad)
+
+
+def _act_args(x, b, act, axis, act_params):
+    """Validate the bias/activation arguments; return ``(x, b, act, axis, params)``."""
+    x = v.array("x", x)
+    if x.ndim < 1:
+        raise ValueError(f"x must have at least 1 dimension, got shape {x.shape}")
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral):
+        raise TypeError(f"axis must be an int, got {axis!r}")
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"axis={axis} is out of range for x of shape {x.shape}")
+    axis = int(axis) % x.ndim
+    if b is not None:
+        b = v.array("b", b, 1, x.dtype)
+        v.shape_is("b", b, (x.shape[axis],), f"x.shape[axis] with axis={axis}")
+    defaults, aliases = _backend.activations()
+    name = aliases.get(act, act) if isinstance(act, str) else act
+    if name not in defaults:
+        known = sorted(defaults) + sorted(aliases)
+        raise ValueError(f"unknown activation act={act!r}; known: {', '.join(known)}")
+    unknown = set(act_params) - set(defaults[name])
+    if unknown:
+        takes = ", ".join(defaults[name]) or "no parameters"
+        raise TypeError(f"activation {name!r} takes {takes}; got {', '.join(sorted(unknown))}")
+    params = {**defaults[name], **act_params}
+    for key, val in params.items():
+        if not isinstance(val, numbers.Real) or not math.isfinite(val):
+            raise ValueError(f"{name} parameter {key} must be a finite real number, got {val!r}")
+        params[key] = float(val)
+    if name == "hswish" and params["n"] <= 0:
+        raise ValueError(f"hswish parameter n must be > 0, got {params['n']}")
+    return x, b, name, axis, params
+
+
+def bias_act_forward(x, b, act, axis=1, *, backend=None, **act_params):
+    """Fused ``y = act(x + b)``, ``b`` broadcast along ``axis``.
+
+    Parameters
+    ----------
+    x : ndarray, e.g. of shape (N, D) or (N, C, H, W)
+    b : ndarray of shape (x.shape[axis],) or None
+    act : str
+        identity, relu, leaky_relu (alpha=0.01), relu6, elu (alpha=1.0), sigmoid, tanh,
+        softplus, swish (or silu), hswish (n=6), mish, tanhexp, gelu (tanh approximation).
+    axis : int
+    **act_params
+        ``alpha`` for leaky_relu and elu, ``n`` for hswish.
+
+    Returns
+    -------
+    y : ndarray of the shape and dtype of ``x``
+    """
+    x, b, name, axis, params = _act_args(x, b, act, axis, act_params)
+    return _call("bias_act_forward", backend, x, b, name, axis, **params)
+
+
+def bias_act_backward(dy, x, b, act, axis=1, *, backend=None, **act_params):
+    """Gradients of :func:`bias_act_forward` (``x + b`` is recomputed, nothing is saved).
+
+    Parameters
+    ----------
+    dy, x : ndarrays of the same shape
+    b : ndarray of shape (x.shape[axis],) or None
+
+    Returns
+    -------
+    dx : ndarray of the shape of ``x``
+    db : ndarray of shape (x.shape[axis],), or None when ``b`` is None
+    """
+    x, b, name, axis, params = _act_args(x, b, act, axis, act_params)
+    dy = v.array("dy", dy, None, x.dtype)
+    v.shape_is("dy", dy, x.shape, "same as x")
+    return _call("bias_act_backward", backend, dy, x, b, name, axis, **params)

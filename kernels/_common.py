@@ -1,0 +1,34 @@
+"""Tiny helpers shared by every backend (pure Python; validation is in fastdl.functional)."""
+
+
+def pair(v):
+    """Return ``v`` as an ``(h, w)`` tuple of ints: ``3 -> (3, 3)``, ``(2, 1) -> (2, 1)``."""
+    if isinstance(v, (tuple, list)):
+        return int(v[0]), int(v[1])
+    return int(v), int(v)
+
+
+def out_size(h, w, kh, kw, stride, pad):
+    """Output height and width of a sliding window: ``(h + 2*pad - kh) // stride + 1``."""
+    (sh, sw), (ph, pw) = pair(stride), pair(pad)
+    return (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+
+
+# Activation names and their parameters with PyTorch's defaults (KERNELS.md). Every backend
+# receives canonical names (aliases resolved) and every parameter spelled out.
+ACTIVATIONS = {
+    "identity": {},
+    "relu": {},
+    "leaky_relu": {"alpha": 0.01},
+    "relu6": {},
+    "elu": {"alpha": 1.0},
+    "sigmoid": {},
+    "tanh": {},
+    "softplus": {},
+    "swish": {},
+    "hswish": {"n": 6.0},
+    "mish": {},
+    "tanhexp": {},
+    "gelu": {},
+}
+ALIASES = {"silu": "swish"}

@@ -1,0 +1,1 @@
+"""NumPy reference kernels: the readable specification every other backend is tested against."""

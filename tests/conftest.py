@@ -1,0 +1,34 @@
+"""Shared fixtures: one ``backend`` fixture runs every kernel test on every backend."""
+
+import numpy as np
+import pytest
+
+import fastdl
+from fastdl import _backend
+
+ALL_BACKENDS = _backend.BACKENDS
+
+
+@pytest.fixture(params=ALL_BACKENDS)
+def backend(request):
+    """Name of a backend; the test is skipped where that backend is not installed."""
+    name = request.param
+    if name not in fastdl.available_backends():
+        pytest.skip(f"backend {name!r} not available: {_backend.why_unavailable(name)}")
+    return name
+
+
+@pytest.fixture(params=[np.float32, np.float64], ids=["f32", "f64"])
+def dtype(request):
+    return request.param
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
+
+
+def require(backend, fn_name):
+    """Skip the calling test when ``backend`` does not implement ``fn_name`` yet."""
+    if not _backend.implements(backend, fn_name):
+        pytest.skip(f"{backend} does not implement {fn_name} yet")

@@ -1,0 +1,143 @@
+"""One dispatch point: resolution order, errors saying how to get a backend, no fallback."""
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import fastdl
+from fastdl import _backend
+
+
+def _run(code, **env):
+    """Run ``code`` in a fresh interpreter; return its stdout (raises if it fails)."""
+    import os
+
+    full_env = {**os.environ, **env}
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        check=True,
+    )
+    return out.stdout.strip()
+
+
+def test_import_does_not_import_numba_or_compiled_kernels():
+    out = _run(
+        """
+        import sys, fastdl
+        print(sorted(m for m in sys.modules if m.startswith(("numba", "fastdl._kernels"))))
+        """
+    )
+    assert out == "[]"
+
+
+def test_default_is_auto_and_env_is_honoured(monkeypatch):
+    monkeypatch.delenv("FASTDL_BACKEND", raising=False)
+    assert fastdl.get_backend() == "auto"
+    monkeypatch.setenv("FASTDL_BACKEND", "numpy")
+    assert fastdl.get_backend() == "numpy"
+    monkeypatch.setenv("FASTDL_BACKEND", "fortran")
+    with pytest.raises(fastdl.BackendError, match="FASTDL_BACKEND.*'fortran'.*numba"):
+        fastdl.get_backend()
+
+
+def test_resolution_order(monkeypatch):
+    monkeypatch.setenv("FASTDL_BACKEND", "auto")
+    monkeypatch.setattr(_backend, "_global_backend", None)
+    fastdl.set_backend("numpy")
+    assert fastdl.get_backend() == "numpy"  # set_backend beats the environment
+    other = fastdl.available_backends()[-1]
+    with fastdl.use_backend(other):
+        assert fastdl.get_backend() == other  # the context beats set_backend
+        with fastdl.use_backend("numpy"):
+            assert fastdl.get_backend() == "numpy"
+        assert fastdl.get_backend() == other
+        # the per-call argument beats the context
+        assert _backend.resolve("im2col", "numpy")[0] == "numpy"
+    assert fastdl.get_backend() == "numpy"
+
+
+def test_use_backend_restores_on_exception():
+    before = fastdl.get_backend()
+    with pytest.raises(ZeroDivisionError), fastdl.use_backend("numpy"):
+        1 / 0  # noqa: B018
+    assert fastdl.get_backend() == before
+
+
+@pytest.mark.parametrize("setter", [fastdl.set_backend, fastdl.use_backend])
+def test_unknown_backend_name(setter):
+    with pytest.raises(fastdl.BackendError, match="unknown backend 'torch'.*'numpy'"):
+        with setter("torch"):
+            pass
+
+
+def test_unknown_backend_in_call():
+    x = np.zeros((1, 1, 3, 3))
+    with pytest.raises(fastdl.BackendError, match="unknown backend 'gpu'"):
+        fastdl.functional.im2col(x, 2, 2, backend="gpu")
+
+
+def test_auto_picks_first_available_in_order():
+    for name, order in _backend.AUTO_ORDER.items():
+        expected = next(b for b in order if _backend.implements(b, name))
+        with fastdl.use_backend("auto"):
+            assert _backend.resolve(name)[0] == expected
+
+
+def test_missing_kernel_raises_instead_of_falling_back():
+    missing = [
+        (b, k)
+        for b in fastdl.available_backends()
+        for k in _backend.FAMILIES
+        if not _backend.implements(b, k)
+    ]
+    if not missing:
+        pytest.skip("every available backend implements every kernel")
+    for b, k in missing:
+        with pytest.raises(fastdl.BackendError, match=f"{b}.*does not implement {k}"):
+            _backend.resolve(k, b)
+
+
+def test_unavailable_backend_says_how_to_get_it():
+    out = _run(
+        """
+        import sys
+        sys.modules["numba"] = None  # as if numba were not installed
+        import numpy as np, fastdl
+        print(fastdl.available_backends())
+        for attempt in (lambda: fastdl.set_backend("numba"),
+                        lambda: fastdl.functional.im2col(np.zeros((1, 1, 2, 2)), 1, 1,
+                                                         backend="numba")):
+            try:
+                attempt()
+            except fastdl.BackendError as exc:
+                print("error:", exc)
+        """
+    )
+    lines = out.splitlines()
+    assert "numba" not in lines[0]
+    assert len(lines) == 3
+    for line in lines[1:]:
+        assert line.startswith("error: backend 'numba' is not available")
+        assert "pip install numba" in line
+
+
+def test_env_backend_unavailable_is_an_error_not_a_fallback():
+    out = _run(
+        """
+        import sys
+        sys.modules["numba"] = None
+        import numpy as np, fastdl
+        try:
+            fastdl.functional.im2col(np.zeros((1, 1, 2, 2)), 1, 1)
+        except fastdl.BackendError as exc:
+            print("error:", exc)
+        """,
+        FASTDL_BACKEND="numba",
+    )
+    assert out.startswith("error: backend 'numba' is not available")
