@@ -3,8 +3,8 @@
 Every activation is a pair ``(f, df)`` of functions of the pre-activation ``z = x + b``. The forms
 are the numerically stable ones: no ``exp`` of a large positive number, so every finite input
 gives a finite output and derivative. Derivatives at branch points follow PyTorch (relu'(0) = 0,
-leaky_relu'(0) = alpha, relu6'(0) = relu6'(6) = 0, elu'(0) = alpha, hswish'(-n/2) = -1/2,
-hswish'(n/2) = 3/2).
+leaky_relu'(0) = alpha, relu6'(0) = relu6'(6) = 0, elu'(0) = alpha (the x <= 0 branch),
+hswish'(-n/2) = 0, hswish'(n/2) = 1, as torch 2.13 computes them).
 """
 
 import math
@@ -48,7 +48,7 @@ def _gelu_t(z):
 
 
 def _hswish_df(z, n):
-    return np.where(z < -n / 2, 0, np.where(z <= n / 2, (2 * z + n / 2) / n, 1))
+    return np.where(z <= -n / 2, 0, np.where(z < n / 2, (2 * z + n / 2) / n, 1))
 
 
 def _gelu_df(z):
