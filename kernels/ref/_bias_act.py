@@ -47,8 +47,14 @@ def _gelu_t(z):
     return zc, np.tanh(_GELU_C * (zc + _GELU_A * zc**3))
 
 
+def _hswish(z, n):
+    zc = np.clip(z, -n / 2, n / 2)  # the middle branch on clipped z: no overflow for huge |z|
+    return np.where(z > n / 2, z, zc * (zc + n / 2) / n)
+
+
 def _hswish_df(z, n):
-    return np.where(z <= -n / 2, 0, np.where(z < n / 2, (2 * z + n / 2) / n, 1))
+    zc = np.clip(z, -n / 2, n / 2)
+    return np.where(z <= -n / 2, 0, np.where(z < n / 2, (2 * zc + n / 2) / n, 1))
 
 
 def _gelu_df(z):
@@ -68,7 +74,7 @@ def _mish_df(z):
 
 def _tanhexp_df(z):
     e, t = _tanhexp_parts(z)
-    return t + z * e * (1 - t * t)
+    return t + z * (e * (1 - t * t))  # the bracket is exactly 0 once tanh saturates
 
 
 # name -> (f(z, **params), df(z, **params))
@@ -88,10 +94,7 @@ ACTS = {
     "tanh": (np.tanh, lambda z: 1 - np.tanh(z) ** 2),
     "softplus": (_softplus, _sigmoid),
     "swish": (lambda z: z * _sigmoid(z), _swish_df),
-    "hswish": (
-        lambda z, n: np.where(z > n / 2, z, np.where(z < -n / 2, 0, z * (z + n / 2) / n)),
-        _hswish_df,
-    ),
+    "hswish": (_hswish, _hswish_df),
     "mish": (lambda z: _mish_parts(z)[1], _mish_df),
     "tanhexp": (lambda z: z * _tanhexp_parts(z)[1], _tanhexp_df),
     "gelu": (lambda z: 0.5 * z * (1 + _gelu_t(z)[1]), _gelu_df),
