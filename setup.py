@@ -94,12 +94,15 @@ def _extensions():
 setup(
     packages=[
         "fastdl",
+        "fastdl.data",
+        "fastdl.layers",
         "fastdl._kernels",
         "fastdl._kernels.ref",
         "fastdl._kernels.nb",
         "fastdl._kernels.cy",
     ],
     package_dir={"fastdl": "fastdl", "fastdl._kernels": "kernels"},
+    package_data={"fastdl.data": ["mnist/*.gz", "fashion-mnist/*.gz", "NOTICE.md"]},
     ext_modules=_extensions(),
     cmdclass={"build_ext": BuildExt},
     zip_safe=False,

@@ -1,0 +1,1 @@
+"""Package data: bundled MNIST and Fashion-MNIST subsets (licence and provenance: NOTICE.md)."""
