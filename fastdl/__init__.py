@@ -7,7 +7,7 @@ default ``"auto"`` takes the fastest available one per kernel. :func:`gradcheck`
 backward pass of your own layers against numerical gradients.
 """
 
-from . import functional
+from . import datasets, functional
 from ._backend import (
     BackendError,
     available_backends,
@@ -15,14 +15,23 @@ from ._backend import (
     set_backend,
     use_backend,
 )
+from .datasets import FASHION_MNIST_CLASSES, MNIST_CLASSES, load_fashion_mnist, load_mnist
+from .gradcheck import GradcheckResult, gradcheck
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BackendError",
+    "FASHION_MNIST_CLASSES",
+    "GradcheckResult",
+    "MNIST_CLASSES",
     "available_backends",
+    "datasets",
     "functional",
     "get_backend",
+    "gradcheck",
+    "load_fashion_mnist",
+    "load_mnist",
     "set_backend",
     "use_backend",
 ]
