@@ -1,0 +1,141 @@
+"""Training callbacks: EarlyStopping and ModelCheckpoint.
+
+A callback gets ``on_train_begin(trainer)``, ``on_epoch_end(trainer, epoch, logs)`` and
+``on_train_end(trainer)``; ``trainer.model`` is the model, ``trainer.stop_training = True`` ends
+training after the current epoch, ``logs`` holds the epoch's metrics (``loss``, ``acc``,
+``val_loss``, ``val_acc``, ``time``).
+"""
+
+import math
+
+import numpy as np
+
+
+class Callback:
+    """Base class: every hook does nothing."""
+
+    def on_train_begin(self, trainer):
+        pass
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        pass
+
+    def on_train_end(self, trainer):
+        pass
+
+
+class _Monitor:
+    """Tracks the best value of one metric; ``mode='auto'`` minimises losses, maximises acc."""
+
+    def __init__(self, monitor, mode, min_delta):
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+        if min_delta < 0:
+            raise ValueError(f"min_delta must be >= 0, got {min_delta!r}")
+        self.monitor, self.min_delta = monitor, float(min_delta)
+        self.sign = -1.0 if (mode == "max" or (mode == "auto" and "acc" in monitor)) else 1.0
+
+    def value(self, logs):
+        if self.monitor not in logs or logs[self.monitor] is None:
+            available = sorted(k for k, v in logs.items() if v is not None)
+            raise KeyError(
+                f"monitored metric {self.monitor!r} is not logged; available: {available} "
+                f"(val_* metrics need validation_split or validation_data)"
+            )
+        return float(logs[self.monitor])
+
+    def improved(self, value, best):
+        """True if ``value`` beats ``best`` by more than ``min_delta``."""
+        return self.sign * (best - value) > self.min_delta
+
+
+class EarlyStopping(Callback, _Monitor):
+    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs.
+
+    Parameters
+    ----------
+    monitor : str
+        ``"val_loss"`` (default), ``"val_acc"``, ``"loss"`` or ``"acc"``.
+    patience : int >= 0
+    min_delta : float >= 0
+    mode : {"auto", "min", "max"}
+    restore_best_weights : bool
+        At the end, copy back the parameters and buffers of the best epoch.
+
+    Attributes
+    ----------
+    best_epoch : int or None
+        0-based epoch with the best value.
+    stopped_epoch : int or None
+        0-based epoch after which training stopped early (None if it ran to the end).
+    """
+
+    def __init__(
+        self, monitor="val_loss", patience=5, min_delta=0.0, mode="auto", restore_best_weights=False
+    ):
+        _Monitor.__init__(self, monitor, mode, min_delta)
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+            raise ValueError(f"patience must be an int >= 0, got {patience!r}")
+        self.patience, self.restore_best_weights = patience, bool(restore_best_weights)
+
+    def on_train_begin(self, trainer):
+        self.best, self.best_epoch, self.stopped_epoch, self.wait = math.inf, None, None, 0
+        self._best_state = None
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        value = self.value(logs)
+        if self.best_epoch is None or self.improved(value, self.best):
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best_weights:
+                self._best_state = _snapshot(trainer.model)
+            return
+        self.wait += 1
+        if self.wait > self.patience:
+            self.stopped_epoch = epoch
+            trainer.stop_training = True
+
+    def on_train_end(self, trainer):
+        if self.restore_best_weights and self._best_state is not None:
+            _restore(trainer.model, self._best_state)
+
+
+class ModelCheckpoint(Callback, _Monitor):
+    """Save the model (``fastdl.save_model``) after epochs, optionally only when it improved.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        May contain ``{epoch}`` (1-based), e.g. ``"ckpt-{epoch:02d}.npz"``.
+    monitor, mode, min_delta
+        As for :class:`EarlyStopping` (used with ``save_best_only``).
+    save_best_only : bool
+    """
+
+    def __init__(self, path, monitor="val_loss", save_best_only=False, mode="auto", min_delta=0.0):
+        _Monitor.__init__(self, monitor, mode, min_delta)
+        self.path, self.save_best_only = str(path), bool(save_best_only)
+        self.saved = []
+
+    def on_train_begin(self, trainer):
+        self.best, self.saved = None, []
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        from .serialization import save_model
+
+        if self.save_best_only:
+            value = self.value(logs)
+            if self.best is not None and not self.improved(value, self.best):
+                return
+            self.best = value
+        path = self.path.format(epoch=epoch + 1)
+        save_model(trainer.model, path)
+        self.saved.append(path)
+
+
+def _snapshot(model):
+    return {k: np.array(v, copy=True) for k, v in {**model.params, **model.buffers}.items()}
+
+
+def _restore(model, state):
+    for k, v in {**model.params, **model.buffers}.items():
+        v[...] = state[k]

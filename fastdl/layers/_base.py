@@ -1,0 +1,70 @@
+"""The layer protocol shared by every layer (the textbook's, made explicit).
+
+A layer has
+- ``params``: dict name -> ndarray of its trainable parameters (``W``, ``b``, ``gamma``...);
+- ``grads``: dict with the same keys, written by ``backward``;
+- ``buffers``: dict of non-trainable state saved with the model (BatchNorm running statistics);
+- ``forward(x, train=True)`` and ``backward(dout) -> dx``;
+- ``config()``: the JSON-serialisable constructor arguments (the architecture description).
+
+Layers call :mod:`fastdl.functional` only; they never touch kernel code.
+"""
+
+import numpy as np
+
+from .. import initializers
+
+
+class Layer:
+    """Base class: no parameters, no buffers; subclasses override ``forward``/``backward``."""
+
+    def __init__(self):
+        self.params = {}
+        self.grads = {}
+        self.buffers = {}
+
+    def forward(self, x, train=True):
+        raise NotImplementedError
+
+    def backward(self, dout):
+        raise NotImplementedError
+
+    def config(self):
+        """Constructor arguments as a JSON-serialisable dict."""
+        return {}
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def check_float_input(name, x, ndim=None):
+    """Return ``x`` as a float array, or raise naming the layer and the offending shape/dtype."""
+    x = np.asarray(x)
+    if x.dtype.kind != "f":
+        raise TypeError(f"{name}: input must be a float array, got dtype {x.dtype}")
+    if ndim is not None and x.ndim not in ndim:
+        raise ValueError(f"{name}: input must have ndim in {ndim}, got shape {x.shape}")
+    return x
+
+
+def positive_int(name, value):
+    """Validate a positive integer constructor argument."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def init_weight(init, shape, rng, dtype):
+    """Draw a weight of ``shape`` with initialiser ``init`` (a name, a std, or a callable)."""
+    return initializers.get_initializer(init)(shape, rng, dtype)
+
+
+def require_rng(name, rng):
+    """Return ``rng`` if it is a ``numpy.random.Generator``; the layers use no global RNG."""
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(
+            f"{name}: rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
+            f"got {type(rng).__name__}"
+        )
+    return rng

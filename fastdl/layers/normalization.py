@@ -1,0 +1,128 @@
+"""BatchNorm and Dropout."""
+
+import numpy as np
+
+from ._base import Layer, check_float_input, positive_int, require_rng
+
+
+class BatchNorm(Layer):
+    """Batch normalisation after Dense (x (N, D)) or Conv2D (x (N, C, H, W), per channel).
+
+    Training normalises with the batch statistics and updates the running ones:
+    ``running = momentum * running + (1 - momentum) * batch`` (the textbook's convention;
+    PyTorch's ``momentum=0.1`` equals ``momentum=0.9`` here; the running variance is the biased
+    batch variance, as in the textbook). Inference uses the running statistics.
+
+    Parameters
+    ----------
+    num_features : int
+        D for 2-D input, C for 4-D input.
+    momentum : float in [0, 1)
+    eps : float > 0
+
+    params: gamma (num_features,), beta (num_features,); buffers: running_mean, running_var.
+    """
+
+    def __init__(self, num_features, momentum=0.9, eps=1e-5, *, dtype=np.float32):
+        super().__init__()
+        self.num_features = positive_int("num_features", num_features)
+        if not 0 <= momentum < 1:
+            raise ValueError(f"BatchNorm: momentum must be in [0, 1), got {momentum!r}")
+        if not eps > 0:
+            raise ValueError(f"BatchNorm: eps must be > 0, got {eps!r}")
+        self.momentum, self.eps, self.dtype = float(momentum), float(eps), np.dtype(dtype)
+        self.params = {"gamma": np.ones(num_features, dtype), "beta": np.zeros(num_features, dtype)}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.buffers = {
+            "running_mean": np.zeros(num_features, dtype),
+            "running_var": np.ones(num_features, dtype),
+        }
+
+    def _as_2d(self, x):
+        """(N, D) stays; (N, C, H, W) becomes (N*H*W, C) so statistics are per channel."""
+        if x.ndim == 2:
+            return x
+        return x.transpose(0, 2, 3, 1).reshape(-1, x.shape[1])  # (N*H*W, C)
+
+    def _from_2d(self, y, shape):
+        if len(shape) == 2:
+            return y
+        n, c, h, w = shape
+        return y.reshape(n, h, w, c).transpose(0, 3, 1, 2)  # (N, C, H, W)
+
+    def forward(self, x, train=True):
+        x = check_float_input("BatchNorm", x, ndim=(2, 4))
+        if x.shape[1] != self.num_features:
+            raise ValueError(
+                f"BatchNorm: expected {self.num_features} features/channels on axis 1, "
+                f"got input shape {x.shape}"
+            )
+        self._shape = x.shape
+        x2 = self._as_2d(x.astype(self.params["gamma"].dtype, copy=False))
+        if train:
+            mean, var = x2.mean(axis=0), x2.var(axis=0)
+            m = self.momentum
+            self.buffers["running_mean"][...] = m * self.buffers["running_mean"] + (1 - m) * mean
+            self.buffers["running_var"][...] = m * self.buffers["running_var"] + (1 - m) * var
+        else:
+            mean, var = self.buffers["running_mean"], self.buffers["running_var"]
+        self._std = np.sqrt(var + self.eps)
+        self._xn = (x2 - mean) / self._std
+        y = self.params["gamma"] * self._xn + self.params["beta"]
+        return self._from_2d(y, x.shape)
+
+    def backward(self, dout):
+        d2 = self._as_2d(dout)
+        m = d2.shape[0]
+        self.grads["beta"][...] = d2.sum(axis=0)
+        self.grads["gamma"][...] = (d2 * self._xn).sum(axis=0)
+        dxn = d2 * self.params["gamma"]
+        dx = (dxn - dxn.mean(axis=0) - self._xn * (dxn * self._xn).sum(axis=0) / m) / self._std
+        return self._from_2d(dx, self._shape)
+
+    def config(self):
+        return {
+            "num_features": self.num_features,
+            "momentum": self.momentum,
+            "eps": self.eps,
+            "dtype": self.dtype.name,
+        }
+
+
+class Dropout(Layer):
+    """Dropout with drop probability ``ratio``.
+
+    ``mode="inverted"`` (default) scales kept units by ``1/(1-ratio)`` in training and does
+    nothing at inference; ``mode="textbook"`` keeps units unscaled in training and multiplies by
+    ``1 - ratio`` at inference, as the textbook's ``Dropout`` does.
+
+    Parameters
+    ----------
+    ratio : float in [0, 1)
+    mode : {"inverted", "textbook"}
+    rng : numpy.random.Generator
+    """
+
+    def __init__(self, ratio=0.5, mode="inverted", *, rng=None):
+        super().__init__()
+        if not 0 <= ratio < 1:
+            raise ValueError(f"Dropout: ratio must be in [0, 1), got {ratio!r}")
+        if mode not in ("inverted", "textbook"):
+            raise ValueError(f"Dropout: mode must be 'inverted' or 'textbook', got {mode!r}")
+        self.ratio, self.mode = float(ratio), mode
+        self.rng = require_rng("Dropout", rng if rng is not None else np.random.default_rng())
+
+    def forward(self, x, train=True):
+        x = check_float_input("Dropout", x)
+        if not train:
+            return x * (1 - self.ratio) if self.mode == "textbook" else x
+        keep = self.rng.random(x.shape, dtype=np.float32) >= self.ratio
+        scale = 1 / (1 - self.ratio) if self.mode == "inverted" else 1.0
+        self._mask = keep * x.dtype.type(scale)
+        return x * self._mask
+
+    def backward(self, dout):
+        return dout * self._mask
+
+    def config(self):
+        return {"ratio": self.ratio, "mode": self.mode}

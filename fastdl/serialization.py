@@ -1,0 +1,114 @@
+"""Save and load models: one ``.npz`` holding the arrays and a JSON architecture description.
+
+No pickle is involved: the file holds plain numeric arrays (``param/<key>``, ``buffer/<key>``)
+and the architecture as a JSON string (``architecture``), read back with
+``np.load(..., allow_pickle=False)``. A round trip restores every array bit for bit, so
+predictions are identical.
+"""
+
+import json
+import os
+import zipfile
+
+import numpy as np
+
+from .layers import LAYERS, Sequential
+
+FORMAT = "fastdl-model"
+VERSION = 1
+
+
+def model_to_json(model):
+    """The architecture of a ``Sequential`` model as a JSON string."""
+    if not isinstance(model, Sequential):
+        raise TypeError(f"only Sequential models can be saved, got {type(model).__name__}")
+    layers = []
+    for i, layer in enumerate(model.layers):
+        kind = type(layer).__name__
+        if LAYERS.get(kind) is not type(layer):
+            raise TypeError(f"layer {i} ({kind}) is not a built-in fastdl layer; cannot save it")
+        layers.append({"type": kind, "config": layer.config()})
+    return json.dumps({"format": FORMAT, "version": VERSION, "layers": layers}, indent=1)
+
+
+def model_from_json(text):
+    """Build an (untrained) ``Sequential`` from :func:`model_to_json` output."""
+    try:
+        arch = json.loads(text)
+        if arch.get("format") != FORMAT:
+            raise ValueError(f"format is {arch.get('format')!r}, not {FORMAT!r}")
+        if arch.get("version") != VERSION:
+            raise ValueError(f"version {arch.get('version')!r} is not supported ({VERSION})")
+        layers = []
+        for spec in arch["layers"]:
+            cls = LAYERS[spec["type"]]
+            config = dict(spec["config"])
+            if "init" in config:
+                config["init"] = "zeros"  # the weights are loaded next; skip drawing them
+            layers.append(cls(**config))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"invalid fastdl architecture description: {exc}") from exc
+    return Sequential(layers)
+
+
+def save_model(model, path):
+    """Write ``model`` (architecture + parameters + buffers) to ``path`` (a ``.npz`` file).
+
+    The file is written to a temporary name and renamed, so an interrupted save never leaves a
+    truncated model behind.
+    """
+    path = os.fspath(path)
+    arrays = {"architecture": np.array(model_to_json(model))}
+    arrays.update({f"param/{k}": v for k, v in model.params.items()})
+    arrays.update({f"buffer/{k}": v for k, v in model.buffers.items()})
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def load_model(path):
+    """Read a model written by :func:`save_model`.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a fastdl model, is corrupted or truncated, or its arrays do not fit
+        the architecture it describes (missing, extra, wrong shape or dtype).
+    """
+    path = os.fspath(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (zipfile.BadZipFile, ValueError, EOFError, OSError, KeyError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise ValueError(f"{path}: not a readable fastdl model file ({exc})") from exc
+    if "architecture" not in arrays:
+        raise ValueError(f"{path}: not a fastdl model file (no architecture entry)")
+    model = model_from_json(str(arrays.pop("architecture")))
+    _load_arrays(path, model, arrays)
+    return model
+
+
+def _load_arrays(path, model, arrays):
+    targets = {f"param/{k}": v for k, v in model.params.items()}
+    targets.update({f"buffer/{k}": v for k, v in model.buffers.items()})
+    missing = sorted(set(targets) - set(arrays))
+    extra = sorted(set(arrays) - set(targets))
+    if missing or extra:
+        raise ValueError(
+            f"{path}: arrays do not match the architecture: missing {missing}, extra {extra}"
+        )
+    for key, target in targets.items():
+        src = arrays[key]
+        if src.shape != target.shape or src.dtype != target.dtype:
+            raise ValueError(
+                f"{path}: {key} has shape {src.shape} {src.dtype}, the architecture needs "
+                f"{target.shape} {target.dtype}"
+            )
+        target[...] = src

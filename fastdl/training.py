@@ -1,0 +1,215 @@
+"""Training loop: ``fit``, ``evaluate``, ``predict`` and the ``History`` they return."""
+
+import time
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import losses as _losses
+from .callbacks import Callback
+
+
+class History:
+    """Per-epoch metrics of a ``fit`` run.
+
+    Attributes
+    ----------
+    history : dict of list
+        ``loss``, ``acc``, ``val_loss``, ``val_acc`` (None without validation data), ``time``
+        (seconds per epoch), one entry per epoch.
+    iteration_loss : list of float
+        The training loss of every mini-batch, in order.
+    epochs : int
+        Epochs run (fewer than asked for when a callback stopped training).
+    """
+
+    def __init__(self):
+        self.history = {"loss": [], "acc": [], "val_loss": [], "val_acc": [], "time": []}
+        self.iteration_loss = []
+
+    @property
+    def epochs(self):
+        return len(self.history["loss"])
+
+    def append(self, logs):
+        for key in self.history:
+            self.history[key].append(logs.get(key))
+
+    def __repr__(self):
+        last = {k: v[-1] for k, v in self.history.items() if v}
+        return f"History(epochs={self.epochs}, last={last})"
+
+
+class _Trainer:
+    """What callbacks see: the model and a ``stop_training`` flag."""
+
+    def __init__(self, model):
+        self.model = model
+        self.stop_training = False
+
+
+def _check_xy(x, y, name="x"):
+    x = np.asarray(x)
+    y = np.asarray(y)
+    if x.dtype.kind != "f":
+        raise TypeError(f"{name} must be a float array, got dtype {x.dtype}")
+    if len(x) != len(y):
+        raise ValueError(f"{name} has {len(x)} samples but its targets have {len(y)}")
+    if len(x) == 0:
+        raise ValueError(f"{name} is empty")
+    return x, y
+
+
+def _batches(n, batch_size, order):
+    for start in range(0, n, batch_size):
+        yield order[start : start + batch_size]
+
+
+def fit(
+    model,
+    optimizer,
+    x,
+    y,
+    epochs=10,
+    batch_size=100,
+    *,
+    loss="softmax_cross_entropy",
+    validation_split=0.0,
+    validation_data=None,
+    shuffle=True,
+    seed=0,
+    callbacks=(),
+    regularizer=None,
+    verbose=1,
+):
+    """Train ``model`` with mini-batch gradient descent.
+
+    Parameters
+    ----------
+    model : Sequential (or any layer with params/grads/buffers)
+    optimizer : fastdl.optimizers.Optimizer
+    x : ndarray of shape (N, ...)
+    y : ndarray of shape (N,) int labels, or (N, K) one-hot/targets
+    epochs, batch_size : int >= 1
+    loss : str or loss object
+        Name for :func:`fastdl.losses.get_loss`, or an object with ``forward(y, t)`` and
+        ``backward()``.
+    validation_split : float in [0, 1)
+        Fraction of ``x`` (the last samples, before shuffling) held out for validation.
+    validation_data : (x_val, y_val), optional
+        Takes precedence over ``validation_split``.
+    shuffle : bool
+        Reshuffle the training samples every epoch (with a generator seeded by ``seed``).
+    seed : int
+    callbacks : sequence of Callback
+    regularizer : fastdl.regularizers.L2 or L1, optional
+        Its penalty is added to the reported loss and its gradient to the weights' grads.
+    verbose : int
+        0 silent; 1 a tqdm progress bar per epoch.
+
+    Returns
+    -------
+    History
+    """
+    x, y = _check_xy(x, y)
+    for name, val in (("epochs", epochs), ("batch_size", batch_size)):
+        if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 1:
+            raise ValueError(f"{name} must be a positive int, got {val!r}")
+    if not 0 <= validation_split < 1:
+        raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
+    for cb in callbacks:
+        if not isinstance(cb, Callback):
+            raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}")
+    if validation_data is not None:
+        x_val, y_val = _check_xy(*validation_data, name="validation_data x")
+    elif validation_split > 0:
+        n_val = int(round(len(x) * validation_split))
+        if not 0 < n_val < len(x):
+            raise ValueError(f"validation_split={validation_split} leaves {n_val} of {len(x)}")
+        x, x_val, y, y_val = x[:-n_val], x[-n_val:], y[:-n_val], y[-n_val:]
+    else:
+        x_val = y_val = None
+    loss_fn = _losses.get_loss(loss)
+    rng = np.random.default_rng(seed)
+    history, trainer = History(), _Trainer(model)
+    for cb in callbacks:
+        cb.on_train_begin(trainer)
+    for epoch in range(epochs):
+        start = time.perf_counter()
+        order = rng.permutation(len(x)) if shuffle else np.arange(len(x))
+        batches = _batches(len(x), batch_size, order)
+        total = -(-len(x) // batch_size)
+        bar = tqdm(
+            batches,
+            total=total,
+            desc=f"epoch {epoch + 1}/{epochs}",
+            disable=verbose < 1,
+            leave=False,
+        )
+        seen = correct = 0
+        loss_sum = 0.0
+        for idx in bar:
+            xb, yb = x[idx], y[idx]
+            out = model.forward(xb, train=True)
+            batch_loss = loss_fn.forward(out, yb)
+            model.backward(loss_fn.backward())
+            grads, params = model.grads, model.params
+            if regularizer is not None:
+                batch_loss += regularizer.penalty(params)
+                regularizer.add_grad(params, grads)
+            optimizer.step(params, grads)
+            history.iteration_loss.append(batch_loss)
+            loss_sum += batch_loss * len(idx)
+            correct += _correct(out, yb)
+            seen += len(idx)
+            bar.set_postfix(loss=f"{loss_sum / seen:.4f}")
+        logs = {"loss": loss_sum / seen, "acc": correct / seen}
+        if x_val is not None:
+            logs["val_loss"], logs["val_acc"] = evaluate(
+                model, x_val, y_val, loss=loss_fn, batch_size=batch_size
+            )
+        logs["time"] = time.perf_counter() - start
+        history.append(logs)
+        if verbose:
+            shown = ", ".join(f"{k} {v:.4f}" for k, v in logs.items() if v is not None)
+            tqdm.write(f"epoch {epoch + 1}/{epochs}: {shown}")
+        for cb in callbacks:
+            cb.on_epoch_end(trainer, epoch, logs)
+        if trainer.stop_training:
+            break
+    for cb in callbacks:
+        cb.on_train_end(trainer)
+    return history
+
+
+def _correct(out, t):
+    """Number of correct predictions: argmax of ``out`` vs labels or one-hot ``t``."""
+    labels = t.argmax(axis=1) if t.ndim == 2 else t
+    return int((out.argmax(axis=1) == labels).sum())
+
+
+def predict(model, x, batch_size=1000):
+    """Network outputs in inference mode (``train=False``), computed in batches.
+
+    Returns
+    -------
+    ndarray of shape (N, ...) as the model's last layer gives
+    """
+    x = np.asarray(x)
+    if len(x) == 0:
+        raise ValueError("predict: x is empty")
+    outs = [model.forward(x[i : i + batch_size], train=False) for i in range(0, len(x), batch_size)]
+    return np.concatenate(outs)
+
+
+def evaluate(model, x, y, *, loss="softmax_cross_entropy", batch_size=1000):
+    """Mean loss and accuracy of ``model`` on ``(x, y)`` in inference mode.
+
+    Returns
+    -------
+    (loss, accuracy) : (float, float)
+    """
+    x, y = _check_xy(x, y)
+    loss_fn = _losses.get_loss(loss)
+    out = predict(model, x, batch_size)
+    return float(loss_fn.forward(out, y)), _correct(out, y) / len(x)
