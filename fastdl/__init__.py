@@ -7,7 +7,18 @@ default ``"auto"`` takes the fastest available one per kernel. :func:`gradcheck`
 backward pass of your own layers against numerical gradients.
 """
 
-from . import datasets, functional
+from . import (
+    callbacks,
+    datasets,
+    functional,
+    initializers,
+    layers,
+    losses,
+    models,
+    optimizers,
+    regularizers,
+    schedules,
+)
 from ._backend import (
     BackendError,
     available_backends,
@@ -17,11 +28,29 @@ from ._backend import (
 )
 from .datasets import FASHION_MNIST_CLASSES, MNIST_CLASSES, load_fashion_mnist, load_mnist
 from .gradcheck import GradcheckResult, gradcheck
+from .optimizers import get_optimizer
+from .serialization import load_model, save_model
+from .training import History, evaluate, fit, predict
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BackendError",
+    "History",
+    "callbacks",
+    "evaluate",
+    "fit",
+    "get_optimizer",
+    "initializers",
+    "layers",
+    "load_model",
+    "losses",
+    "models",
+    "optimizers",
+    "predict",
+    "regularizers",
+    "save_model",
+    "schedules",
     "FASHION_MNIST_CLASSES",
     "GradcheckResult",
     "MNIST_CLASSES",

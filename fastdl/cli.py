@@ -1,113 +1,242 @@
-"""Command line: ``fastdl demo`` (also ``python -m fastdl demo``).
+"""Command line: ``fastdl demo | train | bench`` (also ``python -m fastdl ...``).
 
-``demo`` compares the available backends on im2col/col2im at the shapes of a small MNIST CNN
-and of a mid-size conv layer: it checks every backend's result against the NumPy reference,
-then prints the first-call time (includes JIT compilation or loading a cache) and the median
-time of repeated calls, with the speed-up over the reference.
+- ``demo``: trains the textbook's SimpleConvNet on the bundled MNIST subset with a progress bar,
+  prints the test accuracy, saves a PNG of the learning curves, then a small backend comparison.
+- ``train``: any model / optimizer / initialiser / activation / regularisation on MNIST or
+  Fashion-MNIST (the bundled subset, or the full IDX files with ``--data DIR``).
+- ``bench``: the kernel comparison table across the available backends, optional PNG chart.
 """
 
 import argparse
+import os
 import sys
 import time
 
-import numpy as np
-
-from . import _backend, functional
-
-# (label, x shape, kh, kw, stride, pad)
-DEMO_SHAPES = [
-    ("MNIST conv1 5x5", (100, 1, 28, 28), 5, 5, 1, 0),
-    ("conv 3x3, 64 ch", (64, 64, 16, 16), 3, 3, 1, 1),
-]
+from . import _backend, benchmark, callbacks, datasets, models, optimizers, plots, regularizers
+from .serialization import save_model
+from .training import evaluate, fit, split_validation
 
 
-def _median_time(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
 
 
-def compare_backends(shapes=DEMO_SHAPES, dtype=np.float32, repeat=7, seed=0):
-    """Time im2col and col2im on every available backend.
-
-    Returns
-    -------
-    rows : list of dict
-        Keys: kernel, shape, backend, first_s, median_s, speedup (reference median / median).
-    """
-    rng = np.random.default_rng(seed)
-    rows = []
-    for label, x_shape, kh, kw, stride, pad in shapes:
-        x = rng.standard_normal(x_shape).astype(dtype)
-        col = functional.im2col(x, kh, kw, stride, pad, backend="numpy")
-        calls = {
-            "im2col": lambda b, x=x, kh=kh, kw=kw, s=stride, p=pad: functional.im2col(
-                x, kh, kw, s, p, backend=b
-            ),
-            "col2im": lambda b, c=col, xs=x_shape, kh=kh, kw=kw, s=stride, p=pad: functional.col2im(
-                c, xs, kh, kw, s, p, backend=b
-            ),
-        }
-        for kernel, call in calls.items():
-            expected = call("numpy")
-            ref_median = None
-            for backend in _backend.available_backends():
-                start = time.perf_counter()
-                got = call(backend)
-                first = time.perf_counter() - start
-                if not np.allclose(got, expected, rtol=1e-5, atol=1e-5):
-                    raise AssertionError(f"{backend} {kernel} disagrees with the reference")
-                median = _median_time(lambda b=backend, f=call: f(b), repeat)
-                ref_median = median if backend == "numpy" else ref_median
-                rows.append(
-                    {
-                        "kernel": kernel,
-                        "shape": f"{label} x{x_shape}",
-                        "backend": backend,
-                        "first_s": first,
-                        "median_s": median,
-                        "speedup": ref_median / median,
-                    }
-                )
-    return rows
+def _init(text):
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
-def _print_table(rows, out):
-    header = (
-        f"{'kernel':<8} {'shape':<38} {'backend':<8} {'1st call':>10} {'median':>10} {'x ref':>7}"
+def _load(args, flatten):
+    loader = datasets.load_fashion_mnist if args.dataset == "fashion-mnist" else datasets.load_mnist
+    (x_train, t_train), (x_test, t_test) = loader(args.data, flatten=flatten)
+    if args.train_size:
+        x_train, t_train = x_train[: args.train_size], t_train[: args.train_size]
+    return x_train, t_train, x_test, t_test
+
+
+def _build(args):
+    kwargs = {"activation": args.activation, "rng": args.seed}
+    if args.init is not None:
+        kwargs["init"] = args.init
+    if args.model == "mlp":
+        hidden = tuple(int(h) for h in args.hidden.split(","))
+        return models.mlp(784, hidden, 10, batchnorm=args.batchnorm, dropout=args.dropout, **kwargs)
+    if args.batchnorm:
+        raise SystemExit("fastdl train: --batchnorm is available for --model mlp only")
+    if args.model == "deep-cnn":
+        return models.deep_cnn(dropout=args.dropout, **kwargs)
+    return models.simple_cnn(**kwargs)
+
+
+def _train(args):
+    if args.backend:
+        _backend.set_backend(args.backend)
+    x_train, t_train, x_test, t_test = _load(args, flatten=args.model == "mlp")
+    model = _build(args)
+    opt = (
+        optimizers.get_optimizer(args.optimizer, lr=args.lr)
+        if args.lr
+        else (optimizers.get_optimizer(args.optimizer))
     )
-    print(header, file=out)
-    print("-" * len(header), file=out)
-    for r in rows:
-        print(
-            f"{r['kernel']:<8} {r['shape']:<38} {r['backend']:<8} "
-            f"{r['first_s'] * 1e3:>8.1f}ms {r['median_s'] * 1e3:>8.2f}ms {r['speedup']:>6.1f}x",
-            file=out,
+    reg = (
+        regularizers.get_regularizer(args.regularizer, args.weight_decay)
+        if (args.weight_decay)
+        else None
+    )
+    cbs = []
+    if args.early_stopping:
+        cbs.append(
+            callbacks.EarlyStopping("val_loss", args.early_stopping, restore_best_weights=True)
         )
+    if args.validation_split:
+        (x_train, t_train), val_data = split_validation(x_train, t_train, args.validation_split)
+        held_out = f", {len(val_data[0])} for validation"
+    else:
+        val_data, held_out = (x_test, t_test), ""
+    print(
+        f"fastdl train: {args.model} on {args.dataset} ({len(x_train)} training images"
+        f"{held_out}), {opt!r}, backend {_backend.get_backend()}"
+    )
+    start = time.perf_counter()
+    hist = fit(
+        model,
+        opt,
+        x_train,
+        t_train,
+        args.epochs,
+        args.batch_size,
+        seed=args.seed,
+        callbacks=cbs,
+        regularizer=reg,
+        verbose=0 if args.quiet else 1,
+        validation_data=val_data,
+    )
+    loss, acc = evaluate(model, x_test, t_test)
+    print(
+        f"test accuracy {acc:.4f} (loss {loss:.4f}) after {hist.epochs} epochs, "
+        f"{time.perf_counter() - start:.1f} s"
+    )
+    os.makedirs(args.out, exist_ok=True)
+    png = plots.learning_curves(
+        hist,
+        os.path.join(args.out, f"{args.model}-curves.png"),
+        title=f"{args.model} on {args.dataset}",
+        val_label="validation" if args.validation_split else "test",
+    )
+    saved = os.path.join(args.out, f"{args.model}.npz")
+    save_model(model, saved)
+    print(f"learning curves: {png}\nmodel: {saved}")
+    return 0
 
 
 def _demo(args):
-    print(f"fastdl backends available: {', '.join(_backend.available_backends())}")
-    for name in _backend.BACKENDS:
-        reason = _backend.why_unavailable(name)
-        if reason:
-            print(f"  {name}: unavailable ({reason})")
-    print(f"im2col/col2im, float32, median of {args.repeat} calls (results checked against numpy):")
-    _print_table(compare_backends(repeat=args.repeat), sys.stdout)
+    print(f"fastdl demo: backends available here: {', '.join(_backend.available_backends())}")
+    (x_train, t_train), (x_test, t_test) = datasets.load_mnist(flatten=False)
+    model = models.simple_cnn(init="he_normal", rng=args.seed)
+    opt = optimizers.get_optimizer("adam", lr=0.001)
+    print(
+        f"training SimpleConvNet on the bundled MNIST subset ({len(x_train)} train / "
+        f"{len(x_test)} test images), Adam lr 0.001, batch 100, {args.epochs} epochs"
+    )
+    start = time.perf_counter()
+    hist = fit(
+        model,
+        opt,
+        x_train,
+        t_train,
+        args.epochs,
+        100,
+        seed=args.seed,
+        validation_data=(x_test, t_test),
+        verbose=1,
+    )
+    _, acc = evaluate(model, x_test, t_test)
+    print(f"test accuracy: {acc:.4f}  ({time.perf_counter() - start:.1f} s of training)")
+    png = plots.learning_curves(
+        hist,
+        os.path.join(args.out, "demo-learning-curves.png"),
+        title="SimpleConvNet, bundled MNIST subset",
+        val_label="test",
+    )
+    print(f"learning curves saved to {png}\n")
+    print("kernel comparison (float32, quick shapes, median of 3 calls, checked against numpy):")
+    print(benchmark.format_table(benchmark.compare_backends(quick=True, repeat=3)))
     return 0
+
+
+def _bench(args):
+    kernels = set(args.kernels.split(",")) if args.kernels else None
+    if kernels and not kernels <= set(_backend.FAMILIES):
+        raise SystemExit(
+            f"fastdl bench: unknown kernels {sorted(kernels - set(_backend.FAMILIES))}"
+        )
+    rows = benchmark.compare_backends(kernels, quick=args.quick, repeat=args.repeat)
+    print(benchmark.format_table(rows))
+    if args.png:
+        labels = [f"{r['kernel']} {r['backend']}\n{r['shape']}" for r in rows]
+        plots.bar_chart(
+            labels,
+            [r["median_s"] * 1e3 for r in rows],
+            args.png,
+            ylabel="median time (ms)",
+            title="fastdl kernels",
+            log=True,
+        )
+        print(f"chart saved to {args.png}")
+    return 0
+
+
+def _parser():
+    parser = argparse.ArgumentParser(prog="fastdl", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="train SimpleConvNet on bundled MNIST, compare backends")
+    demo.add_argument("--epochs", type=_positive_int, default=8)
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--out", default="fastdl-out", help="directory for the PNG")
+    demo.set_defaults(run=_demo)
+
+    train = sub.add_parser("train", help="train a model")
+    train.add_argument("--model", choices=sorted(models.MODELS), default="simple-cnn")
+    train.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default="mnist")
+    train.add_argument(
+        "--data",
+        metavar="DIR",
+        help="directory with the full IDX .gz files (default: the bundled 5,000/1,000 subset)",
+    )
+    train.add_argument("--epochs", type=_positive_int, default=20)
+    train.add_argument("--batch-size", type=_positive_int, default=100)
+    train.add_argument(
+        "--optimizer",
+        default="adam",
+        help="sgd, momentum, nesterov, adagrad, rmsprop, adadelta, adam, adamw, nadam",
+    )
+    train.add_argument("--lr", type=float, help="learning rate (default: the optimizer's)")
+    train.add_argument(
+        "--init",
+        type=_init,
+        help="initialiser name or a normal std such as 0.01 "
+        "(default: the model's: 0.01 for simple-cnn, he_normal otherwise)",
+    )
+    train.add_argument("--activation", default="relu")
+    train.add_argument("--hidden", default="100,50", help="mlp hidden sizes, comma-separated")
+    train.add_argument("--batchnorm", action="store_true", help="BatchNorm (mlp)")
+    train.add_argument("--dropout", type=float, default=0.0, help="dropout ratio")
+    train.add_argument("--weight-decay", type=float, default=0.0, help="lambda")
+    train.add_argument("--regularizer", choices=["l2", "l1"], default="l2")
+    train.add_argument("--early-stopping", type=int, default=0, metavar="PATIENCE")
+    train.add_argument(
+        "--validation-split",
+        type=float,
+        default=0.0,
+        help="hold out this fraction for validation (default: use the test set)",
+    )
+    train.add_argument("--train-size", type=_positive_int, help="use the first N training images")
+    train.add_argument("--backend", choices=["auto", *_backend.BACKENDS])
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--out", default="fastdl-out")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(run=_train)
+
+    bench = sub.add_parser("bench", help="kernel comparison table across backends")
+    bench.add_argument("--kernels", help="comma-separated kernel names (default: all)")
+    bench.add_argument("--quick", action="store_true", help="a few shapes only")
+    bench.add_argument("--repeat", type=_positive_int, default=5)
+    bench.add_argument("--png", help="also save a bar chart here")
+    bench.set_defaults(run=_bench)
+    return parser
 
 
 def main(argv=None):
     """Entry point of the ``fastdl`` console script."""
-    parser = argparse.ArgumentParser(prog="fastdl", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="compare the backends on im2col/col2im")
-    demo.add_argument("--repeat", type=int, default=7, help="timed calls per case (default 7)")
-    demo.set_defaults(run=_demo)
-    args = parser.parse_args(argv)
-    if getattr(args, "repeat", 1) < 1:
-        parser.error(f"--repeat must be >= 1, got {args.repeat}")
-    return args.run(args)
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (ValueError, TypeError, FileNotFoundError, _backend.BackendError) as exc:
+        print(f"fastdl {args.command}: error: {exc}", file=sys.stderr)
+        return 2

@@ -53,11 +53,29 @@ def _check_xy(x, y, name="x"):
     y = np.asarray(y)
     if x.dtype.kind != "f":
         raise TypeError(f"{name} must be a float array, got dtype {x.dtype}")
+    if x.ndim == 0 or y.ndim == 0:
+        raise ValueError(f"{name} and its targets must have a batch axis, got {x.shape}, {y.shape}")
     if len(x) != len(y):
         raise ValueError(f"{name} has {len(x)} samples but its targets have {len(y)}")
     if len(x) == 0:
         raise ValueError(f"{name} is empty")
     return x, y
+
+
+def _check_positive_int(name, val):
+    if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 1:
+        raise ValueError(f"{name} must be a positive int, got {val!r}")
+
+
+def split_validation(x, y, fraction):
+    """Hold out the last ``fraction`` of the samples: ``((x_train, y_train), (x_val, y_val))``."""
+    n_val = int(round(len(x) * fraction))
+    if not 0 < n_val < len(x):
+        raise ValueError(
+            f"validation_split={fraction} holds out {n_val} of {len(x)} samples; "
+            f"both parts must be non-empty"
+        )
+    return (x[:-n_val], y[:-n_val]), (x[-n_val:], y[-n_val:])
 
 
 def _batches(n, batch_size, order):
@@ -112,9 +130,8 @@ def fit(
     History
     """
     x, y = _check_xy(x, y)
-    for name, val in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 1:
-            raise ValueError(f"{name} must be a positive int, got {val!r}")
+    _check_positive_int("epochs", epochs)
+    _check_positive_int("batch_size", batch_size)
     if not 0 <= validation_split < 1:
         raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
     for cb in callbacks:
@@ -123,10 +140,7 @@ def fit(
     if validation_data is not None:
         x_val, y_val = _check_xy(*validation_data, name="validation_data x")
     elif validation_split > 0:
-        n_val = int(round(len(x) * validation_split))
-        if not 0 < n_val < len(x):
-            raise ValueError(f"validation_split={validation_split} leaves {n_val} of {len(x)}")
-        x, x_val, y, y_val = x[:-n_val], x[-n_val:], y[:-n_val], y[-n_val:]
+        (x, y), (x_val, y_val) = split_validation(x, y, validation_split)
     else:
         x_val = y_val = None
     loss_fn = _losses.get_loss(loss)
@@ -196,8 +210,9 @@ def predict(model, x, batch_size=1000):
     ndarray of shape (N, ...) as the model's last layer gives
     """
     x = np.asarray(x)
-    if len(x) == 0:
-        raise ValueError("predict: x is empty")
+    _check_positive_int("batch_size", batch_size)
+    if x.ndim == 0 or len(x) == 0:
+        raise ValueError(f"predict: x must be a non-empty batch (N, ...), got shape {x.shape}")
     outs = [model.forward(x[i : i + batch_size], train=False) for i in range(0, len(x), batch_size)]
     return np.concatenate(outs)
 
