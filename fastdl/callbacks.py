@@ -7,6 +7,7 @@ training after the current epoch, ``logs`` holds the epoch's metrics (``loss``, 
 """
 
 import math
+import numbers
 
 import numpy as np
 
@@ -50,7 +51,12 @@ class _Monitor:
 
 
 class EarlyStopping(Callback, _Monitor):
-    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs.
+    """Stop when ``monitor`` has not improved by more than ``min_delta`` in more than
+    ``patience`` epochs in a row.
+
+    With ``patience=2`` and the best value at epoch 3, epochs 4 and 5 are tolerated and training
+    stops after epoch 6 if that one has not improved either (``stopped_epoch == 6``); PyTorch's
+    ``ReduceLROnPlateau`` counts the same way.
 
     Parameters
     ----------
@@ -74,9 +80,9 @@ class EarlyStopping(Callback, _Monitor):
         self, monitor="val_loss", patience=5, min_delta=0.0, mode="auto", restore_best_weights=False
     ):
         _Monitor.__init__(self, monitor, mode, min_delta)
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+        if isinstance(patience, bool) or not isinstance(patience, numbers.Integral) or patience < 0:
             raise ValueError(f"patience must be an int >= 0, got {patience!r}")
-        self.patience, self.restore_best_weights = patience, bool(restore_best_weights)
+        self.patience, self.restore_best_weights = int(patience), bool(restore_best_weights)
 
     def on_train_begin(self, trainer):
         self.best, self.best_epoch, self.stopped_epoch, self.wait = math.inf, None, None, 0

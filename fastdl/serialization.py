@@ -32,7 +32,11 @@ def model_to_json(model):
 
 
 def model_from_json(text):
-    """Build an (untrained) ``Sequential`` from :func:`model_to_json` output."""
+    """Build a ``Sequential`` from :func:`model_to_json` output, with all-zero weights.
+
+    :func:`load_model` fills in the weights; each layer keeps the recorded ``init`` in its
+    config, so the architecture survives a save/load/save cycle unchanged.
+    """
     try:
         arch = json.loads(text)
         if arch.get("format") != FORMAT:
@@ -43,9 +47,12 @@ def model_from_json(text):
         for spec in arch["layers"]:
             cls = LAYERS[spec["type"]]
             config = dict(spec["config"])
-            if "init" in config:
-                config["init"] = "zeros"  # the weights are loaded next; skip drawing them
-            layers.append(cls(**config))
+            if "init" in config:  # the weights are loaded next: skip drawing them
+                init, config["init"] = config["init"], "zeros"
+                layers.append(cls(**config))
+                layers[-1].init = init
+            else:
+                layers.append(cls(**config))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"invalid fastdl architecture description: {exc}") from exc
     return Sequential(layers)
@@ -76,17 +83,21 @@ def load_model(path):
 
     Raises
     ------
+    FileNotFoundError
+        If ``path`` does not exist.
     ValueError
         If the file is not a fastdl model, is corrupted or truncated, or its arrays do not fit
         the architecture it describes (missing, extra, wrong shape or dtype).
     """
     path = os.fspath(path)
+    with open(path, "rb") as fh:  # a missing file raises FileNotFoundError here
+        is_npz = zipfile.is_zipfile(fh)
+    if not is_npz:  # np.load would suggest unpickling it, or return a lone .npy array
+        raise ValueError(f"{path}: not a fastdl model file (not an .npz archive: corrupted?)")
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
     except (zipfile.BadZipFile, ValueError, EOFError, OSError, KeyError) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
         raise ValueError(f"{path}: not a readable fastdl model file ({exc})") from exc
     if "architecture" not in arrays:
         raise ValueError(f"{path}: not a fastdl model file (no architecture entry)")

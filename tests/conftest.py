@@ -18,6 +18,14 @@ def backend(request):
     return name
 
 
+@pytest.fixture(autouse=True)
+def _restore_backend_selection():
+    """Tests that call ``set_backend`` (directly or through the CLI) must not leak it."""
+    saved = _backend._global_backend
+    yield
+    _backend._global_backend = saved
+
+
 @pytest.fixture(params=[np.float32, np.float64], ids=["f32", "f64"])
 def dtype(request):
     return request.param

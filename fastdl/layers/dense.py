@@ -26,6 +26,7 @@ class _BiasAct:
         """Fail at construction, not in the first forward, on a bad activation or parameter."""
         z = np.zeros((1, self.params["b"].size), self.params["b"].dtype)
         self._bias_act_forward(z)
+        self.act_params = {k: float(v) for k, v in self.act_params.items()}  # JSON-friendly
 
 
 class Dense(_BiasAct, Layer):
@@ -71,6 +72,8 @@ class Dense(_BiasAct, Layer):
 
     def forward(self, x, train=True):
         x = check_float_input("Dense", x).astype(self.params["W"].dtype, copy=False)
+        if x.ndim < 2:
+            raise ValueError(f"Dense: input must be (N, in_features) or (N, ...), got {x.shape}")
         self._x_shape = x.shape
         x2 = x.reshape(x.shape[0], -1)  # (N, in_features)
         if x2.shape[1] != self.in_features:
@@ -129,8 +132,7 @@ class Conv2D(_BiasAct, Layer):
         super().__init__()
         self.in_channels = positive_int("in_channels", in_channels)
         self.out_channels = positive_int("out_channels", out_channels)
-        ks = kernel_size if isinstance(kernel_size, (tuple, list)) else (kernel_size,) * 2
-        self.kernel_size = (positive_int("kernel_size", ks[0]), positive_int("kernel_size", ks[1]))
+        self.kernel_size = _validate.pair("kernel_size", kernel_size, 1)
         self.stride, self.pad = _validate.pair("stride", stride, 1), _validate.pair("pad", pad, 0)
         self.activation, self.act_params, self.init = activation, act_params, init
         self.dtype = np.dtype(dtype)

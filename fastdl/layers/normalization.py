@@ -57,7 +57,7 @@ class BatchNorm(Layer):
                 f"BatchNorm: expected {self.num_features} features/channels on axis 1, "
                 f"got input shape {x.shape}"
             )
-        self._shape = x.shape
+        self._shape, self._train = x.shape, train
         x2 = self._as_2d(x.astype(self.params["gamma"].dtype, copy=False))
         if train:
             mean, var = x2.mean(axis=0), x2.var(axis=0)
@@ -77,7 +77,9 @@ class BatchNorm(Layer):
         self.grads["beta"][...] = d2.sum(axis=0)
         self.grads["gamma"][...] = (d2 * self._xn).sum(axis=0)
         dxn = d2 * self.params["gamma"]
-        dx = (dxn - dxn.mean(axis=0) - self._xn * (dxn * self._xn).sum(axis=0) / m) / self._std
+        if self._train:  # the batch statistics depend on x too
+            dxn = dxn - dxn.mean(axis=0) - self._xn * (dxn * self._xn).sum(axis=0) / m
+        dx = dxn / self._std
         return self._from_2d(dx, self._shape)
 
     def config(self):
@@ -114,8 +116,9 @@ class Dropout(Layer):
 
     def forward(self, x, train=True):
         x = check_float_input("Dropout", x)
-        if not train:
-            return x * (1 - self.ratio) if self.mode == "textbook" else x
+        if not train:  # backward then multiplies by the same constant
+            self._mask = x.dtype.type(1 - self.ratio if self.mode == "textbook" else 1.0)
+            return x * self._mask
         keep = self.rng.random(x.shape, dtype=np.float32) >= self.ratio
         scale = 1 / (1 - self.ratio) if self.mode == "inverted" else 1.0
         self._mask = keep * x.dtype.type(scale)

@@ -65,6 +65,7 @@ class Activation(Layer):
         super().__init__()
         self.name, self.act_params = name, act_params
         F.bias_act_forward(np.zeros(1), None, name, axis=0, **act_params)  # fail now if bad
+        self.act_params = {k: float(v) for k, v in act_params.items()}  # JSON-friendly
 
     def forward(self, x, train=True):
         self._x = check_float_input("Activation", x)
@@ -82,6 +83,8 @@ class Flatten(Layer):
 
     def forward(self, x, train=True):
         x = check_float_input("Flatten", x)
+        if x.ndim < 1:
+            raise ValueError(f"Flatten: input must be (N, ...), got a scalar of shape {x.shape}")
         self._x_shape = x.shape
         return x.reshape(x.shape[0], -1)  # (N, C*H*W)
 

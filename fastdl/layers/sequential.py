@@ -3,21 +3,72 @@
 from ._base import Layer
 
 
+class _LayerDict(dict):
+    """A Sequential's ``params``, ``grads`` or ``buffers``: ``"<i>.<name>"`` -> layer i's array.
+
+    Item assignment (``d[key] = a``, ``d.update(...)``) also rebinds the entry in the layer's
+    own dict, so tools that swap arrays in and out (``fastdl.gradcheck`` installs float64
+    copies and puts the originals back) reach the layers.
+    """
+
+    def __init__(self, model, attr):
+        super().__init__(
+            (f"{i}.{name}", value)
+            for i, layer in enumerate(model.layers)
+            for name, value in getattr(layer, attr, {}).items()
+        )
+        self._model, self._attr = model, attr
+
+    def __setitem__(self, key, value):
+        index, _, name = str(key).partition(".")
+        layers = self._model.layers
+        ok = index.isdigit() and int(index) < len(layers)
+        holder = getattr(layers[int(index)], self._attr, {}) if ok else {}
+        if name not in holder:
+            raise KeyError(f"Sequential.{self._attr} has no entry {key!r}")
+        holder[name] = value
+        super().__setitem__(key, value)
+
+    def update(self, *args, **kwargs):
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def __reduce__(self):  # copy.copy, copy.deepcopy and pickle give a plain dict
+        return dict, (dict(self),)
+
+
+def _derived(attr):
+    """Property for ``params``/``grads``/``buffers``: a fresh :class:`_LayerDict` per access;
+    assigning a dict rebinds its entries in the layers (``Layer.__init__`` assigns ``{}``)."""
+
+    def fget(self):
+        return _LayerDict(self, attr)
+
+    def fset(self, value):
+        _LayerDict(self, attr).update(value)
+
+    return property(fget, fset, doc=f"The layers' {attr}, keyed ``'<i>.<name>'``.")
+
+
 class Sequential(Layer):
     """A stack of layers.
 
     ``params``, ``grads`` and ``buffers`` are dicts keyed ``"<i>.<name>"`` (e.g. ``"0.W"``,
     ``"3.running_mean"``) whose values are the layers' own arrays, so an optimizer that updates
     ``model.params`` in place updates the layers. They are rebuilt on every access, so they
-    always show the layers' current arrays.
+    always show the layers' current arrays; assigning an entry (``model.params["0.W"] = a``)
+    rebinds it in the layer.
 
     Parameters
     ----------
     layers : list of Layer
     """
 
+    params = _derived("params")
+    grads = _derived("grads")
+    buffers = _derived("buffers")
+
     def __init__(self, layers):
-        super().__init__()
         self.layers = list(layers)
         for i, layer in enumerate(self.layers):
             if not all(hasattr(layer, a) for a in ("forward", "backward", "params", "grads")):
@@ -25,40 +76,7 @@ class Sequential(Layer):
                     f"Sequential: item {i} ({type(layer).__name__}) is not a layer: it needs "
                     f"forward, backward, params and grads"
                 )
-
-    def _collect(self, attr):
-        return {
-            f"{i}.{name}": value
-            for i, layer in enumerate(self.layers)
-            for name, value in getattr(layer, attr, {}).items()
-        }
-
-    @property
-    def params(self):
-        return self._collect("params")
-
-    @params.setter
-    def params(self, value):  # Layer.__init__ assigns an empty dict; a container has none
-        if value:
-            raise AttributeError("Sequential.params is derived from its layers")
-
-    @property
-    def grads(self):
-        return self._collect("grads")
-
-    @grads.setter
-    def grads(self, value):
-        if value:
-            raise AttributeError("Sequential.grads is derived from its layers")
-
-    @property
-    def buffers(self):
-        return self._collect("buffers")
-
-    @buffers.setter
-    def buffers(self, value):
-        if value:
-            raise AttributeError("Sequential.buffers is derived from its layers")
+        super().__init__()
 
     def forward(self, x, train=True):
         for layer in self.layers:
