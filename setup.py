@@ -88,7 +88,8 @@ def _extensions():
         Extension("fastdl._kernels.cy." + os.path.splitext(os.path.basename(path))[0], [path])
         for path in sorted(glob(os.path.join("kernels", "cy", "*.pyx")))
     ]
-    return cythonize(exts, compiler_directives=DIRECTIVES, force=DEBUG)
+    # force: the generated .c depends on DIRECTIVES (debug or not), not only on the .pyx
+    return cythonize(exts, compiler_directives=DIRECTIVES, force=True)
 
 
 setup(

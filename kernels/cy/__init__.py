@@ -1,0 +1,1 @@
+"""Cython kernels: typed-memoryview loops (OpenMP ``prange`` where the build supports it)."""

@@ -1,0 +1,1 @@
+"""Numba kernels: compiled loops with the reference's signatures, options from ``_config``."""

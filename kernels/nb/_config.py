@@ -1,0 +1,97 @@
+"""The one place for Numba options: every kernel in ``kernels/nb`` is decorated with :func:`jit`.
+
+Options (``OPTIONS``)
+---------------------
+cache : True
+    Machine code is cached on disk: under ``NUMBA_CACHE_DIR`` when that is set (Numba reads the
+    variable itself), else in ``__pycache__`` next to the source, else in the user-wide cache.
+    Where no location is writable (read-only site-packages and no writable user cache, or a
+    function without a source file) the kernels compile without a cache and ONE
+    ``RuntimeWarning`` says so: new processes recompile, nothing fails.
+fastmath : ``FASTMATH``
+    Only LLVM fast-math flags that keep NaN and inf semantics (no ``nnan``, no ``ninf``).
+nogil : True
+    Kernels release the GIL, so Python threads can run them concurrently.
+error_model : "numpy"
+    Float division by zero gives inf/nan as in NumPy instead of raising ``ZeroDivisionError``.
+parallel : per kernel
+    ``@jit(parallel=True)`` for kernels whose outer loop is a ``prange``. The thread pool has
+    ``NUMBA_NUM_THREADS`` threads (default: one per core), read once when Numba starts;
+    ``numba.set_num_threads(k)`` uses fewer at run time.
+"""
+
+import warnings
+
+import numba
+
+FASTMATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
+OPTIONS = {"cache": True, "fastmath": FASTMATH, "nogil": True, "error_model": "numpy"}
+
+_warned = False  # the cache fallback warns once per process, not once per kernel
+
+
+def _warn_no_cache(what, exc):
+    global _warned
+    if not _warned:
+        _warned = True
+        warnings.warn(
+            f"fastdl: Numba cannot cache {what} ({exc}); compiling without a cache, so every "
+            "new process compiles the kernels again. Set NUMBA_CACHE_DIR to a writable "
+            "directory to keep compiled kernels between runs.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
+def _njit(func, parallel, cache):
+    options = {**OPTIONS, "fastmath": set(FASTMATH), "cache": cache}
+    return numba.njit(parallel=parallel, **options)(func)
+
+
+def _degrade_on_io_error(dispatcher):
+    """Make cache reads and writes that fail at compile time disable the cache, not raise.
+
+    Numba checks at decoration that the cache directory is writable; this covers it going away
+    later (deleted, remounted read-only). ``_cache`` is Numba's per-dispatcher cache object.
+    """
+    cache = dispatcher._cache
+    load, save = cache.load_overload, cache.save_overload
+
+    def guarded(method):
+        def call(*args):
+            try:
+                return method(*args)
+            except OSError as exc:
+                _warn_no_cache(dispatcher.py_func.__qualname__, exc)
+                cache.disable()  # later loads return None, later saves do nothing
+                return None
+
+        return call
+
+    cache.load_overload, cache.save_overload = guarded(load), guarded(save)
+    return dispatcher
+
+
+def jit(*, parallel=False):
+    """Decorator factory used by every Numba kernel instead of a bare ``numba.njit``.
+
+    Parameters
+    ----------
+    parallel : bool
+        Compile ``numba.prange`` loops to run on Numba's thread pool.
+
+    Returns
+    -------
+    decorate : callable
+        Turns a Python function into a Numba dispatcher compiled with ``OPTIONS``.
+    """
+
+    def decorate(func):
+        try:
+            dispatcher = _njit(func, parallel, cache=True)
+        except RuntimeError as exc:  # "cannot cache function ...: no locator available ..."
+            _warn_no_cache(func.__qualname__, exc)
+            return _njit(func, parallel, cache=False)
+        return _degrade_on_io_error(dispatcher)
+
+    return decorate
