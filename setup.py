@@ -74,7 +74,9 @@ class BuildExt(build_ext):
                 "the Cython kernels are built serially.",
                 stacklevel=1,
             )
-        opt = ["-O3"] if self.compiler.compiler_type == "unix" else []
+        # -fno-trapping-math: GCC may then vectorise float selects (a > b ? a : b); results and
+        # NaN/inf semantics are unchanged (no FP traps are ever enabled).
+        opt = ["-O3", "-fno-trapping-math"] if self.compiler.compiler_type == "unix" else []
         for ext in self.extensions:
             ext.extra_compile_args = opt + cflags
             ext.extra_link_args = lflags
@@ -96,6 +98,7 @@ setup(
     packages=[
         "fastdl",
         "fastdl.data",
+        "fastdl.experiments",
         "fastdl.layers",
         "fastdl._kernels",
         "fastdl._kernels.ref",

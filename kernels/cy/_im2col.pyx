@@ -16,6 +16,8 @@ import numpy as np
 
 from .._common import out_size, pair
 
+include "_util.pxi"
+
 
 def im2col(x, kh, kw, stride=1, pad=0):
     """Unfold sliding windows of ``x`` into rows.
@@ -62,19 +64,6 @@ def col2im(col, x_shape, kh, kw, stride=1, pad=0):
     return x
 
 
-cdef inline (Py_ssize_t, Py_ssize_t) _span(
-    Py_ssize_t start, Py_ssize_t k, Py_ssize_t size
-) noexcept nogil:
-    """Offsets ``lo <= t < hi`` of a length-``k`` window at ``start`` that lie in ``[0, size)``."""
-    cdef Py_ssize_t lo = min(max(0, -start), k)
-    return lo, max(min(k, size - start), lo)
-
-
-cdef inline Py_ssize_t _first(Py_ssize_t a, Py_ssize_t s, Py_ssize_t limit) noexcept nogil:
-    """Smallest ``o >= 0`` with ``o * s >= a``, capped at ``limit``."""
-    return 0 if a <= 0 else min((a + s - 1) // s, limit)
-
-
 def _im2col_loop(
     const floating[:, :, :, ::1] x, floating[:, ::1] col,
     Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw,
@@ -90,7 +79,7 @@ def _im2col_loop(
         oy = t % oh
         for ox in range(ow):
             x0 = ox * sw - pw
-            j0, j1 = _span(x0, kw, w)
+            j0, j1 = span(x0, kw, w)
             for ci in range(c):
                 for i in range(kh):
                     y = oy * sh - ph + i
@@ -124,10 +113,10 @@ def _col2im_loop(
         ci = t % c
         for i in range(kh):
             # output rows whose window row i lands inside the image: y = oy*sh - ph + i in [0, h)
-            for oy in range(_first(ph - i, sh, oh), _first(h + ph - i, sh, oh)):
+            for oy in range(first(ph - i, sh, oh), first(h + ph - i, sh, oh)):
                 y = oy * sh - ph + i
                 src = &col[(b * oh + oy) * ow, (ci * kh + i) * kw]
                 dst = &x[b, ci, y, 0]
                 for j in range(kw):
-                    for ox in range(_first(pw - j, sw, ow), _first(w + pw - j, sw, ow)):
+                    for ox in range(first(pw - j, sw, ow), first(w + pw - j, sw, ow)):
                         dst[ox * sw - pw + j] += src[ox * ncol + j]

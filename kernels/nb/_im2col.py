@@ -119,3 +119,59 @@ def _col2im_loop(col, x, kh, kw, sh, sw, ph, pw, oh, ow):
                 for j in range(kw):
                     for ox in range(_first(pw - j, sw, ow), _first(w + pw - j, sw, ow)):
                         x[b, ci, y, _U(ox * sw - pw + j)] += col[_U(r0 + ox), base + j]
+
+
+# Per-sample ("transposed") layout for the convolution: col[m, (c, i, j), (oh, ow)] holds the
+# window entries of sample n0 + m, so one GEMM per sample writes NCHW output directly. These two
+# loops are serial on purpose: the convolution calls them between multi-threaded BLAS calls, and
+# a parallel loop there fights the spinning OpenBLAS and OpenMP worker threads for the two cores
+# (measured 5-10x slower than serial; see bench/README.md).
+
+
+@jit()
+def _im2col_t_loop(x, n0, col, kh, kw, sh, sw, ph, pw, oh, ow):
+    """Fill rows ``0..C*KH*KW-1`` of ``col (M, K, OH*OW)`` from samples ``n0..n0+M-1`` of ``x``.
+
+    Padding is written as zeros; rows of ``col`` past ``C*KH*KW`` (a ones row for the bias, say)
+    are left untouched.
+    """
+    n, c, h, w = x.shape
+    m = col.shape[0]
+    for t in range(m * c * kh):
+        b, ci, i = t // (c * kh), (t // kh) % c, t % kh
+        for j in range(kw):
+            row = (ci * kh + i) * kw + j
+            lo, hi = _first(pw - j, sw, ow), _first(w + pw - j, sw, ow)
+            for oy in range(oh):
+                y = oy * sh - ph + i
+                r0 = oy * ow
+                if 0 <= y < h:
+                    for ox in range(lo):
+                        col[b, row, _U(r0 + ox)] = 0
+                    for ox in range(lo, hi):
+                        col[b, row, _U(r0 + ox)] = x[n0 + b, ci, y, _U(ox * sw - pw + j)]
+                    for ox in range(hi, ow):
+                        col[b, row, _U(r0 + ox)] = 0
+                else:
+                    for ox in range(ow):
+                        col[b, row, _U(r0 + ox)] = 0
+
+
+@jit()
+def _col2im_t_loop(col, x, n0, kh, kw, sh, sw, ph, pw, oh, ow):
+    """Add ``col (M, C*KH*KW, OH*OW)`` into samples ``n0..n0+M-1`` of the zeroed ``x``.
+
+    Each pixel receives its terms in increasing ``(i, j)`` order, the order of :func:`col2im`,
+    so the sums are the same bits.
+    """
+    n, c, h, w = x.shape
+    m = col.shape[0]
+    for t in range(m * c):
+        b, ci = t // c, t % c
+        for i in range(kh):
+            for oy in range(_first(ph - i, sh, oh), _first(h + ph - i, sh, oh)):
+                y = oy * sh - ph + i
+                for j in range(kw):
+                    row = (ci * kh + i) * kw + j
+                    for ox in range(_first(pw - j, sw, ow), _first(w + pw - j, sw, ow)):
+                        x[n0 + b, ci, y, _U(ox * sw - pw + j)] += col[b, row, _U(oy * ow + ox)]

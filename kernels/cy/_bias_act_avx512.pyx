@@ -1,0 +1,10 @@
+"""The activation loops of ``_bias_act`` compiled for AVX-512F (imported only on CPUs that have it)."""
+
+cdef extern from *:
+    """
+    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+    #pragma GCC target("avx512f,avx2,fma")
+    #endif
+    """
+
+include "_act.pxi"

@@ -1,0 +1,129 @@
+"""2-D convolution, Numba: compiled im2col/col2im per chunk of samples, GEMMs in NumPy's BLAS.
+
+The batch is cut into chunks of ``m`` samples whose window matrix fits in the last-level cache.
+For each chunk a compiled loop writes ``col (m, C*KH*KW + 1, OH*OW)`` (one block per sample, its
+last row all ones) and one GEMM per sample, ``[W | b] (F, C*KH*KW + 1) @ col[s]``, writes
+``y[n0 + s] (F, OH*OW)``: the output is NCHW without a transpose and the bias rides in the GEMM.
+Backward reuses the layout: ``dy[s] @ col[s].T`` gives ``[dW | db]`` of the sample (the ones row
+sums ``dy`` into ``db``), ``W.T @ dy[s]`` gives the sample's ``dcol``, and a compiled col2im adds it
+into ``dx`` one ``(sample, channel)`` plane per thread. :func:`gemm_plan` lists these GEMMs, so
+the benchmarks can time them alone.
+"""
+
+import numpy as np
+
+from .._common import out_size, pair
+from ._im2col import _col2im_t_loop, _im2col_t_loop
+
+# Bytes of one chunk's window matrix: small enough to stay in the 32 MiB shared L3 together with
+# the chunk's dcol and the GEMM's packed panels, big enough to amortise per-chunk overheads.
+CHUNK_BYTES = 4 << 20
+
+
+def _chunk(n, rows, cols, itemsize):
+    """Samples per chunk: ``rows * cols * itemsize`` bytes each, ``CHUNK_BYTES`` in all."""
+    return max(1, min(n, CHUNK_BYTES // (rows * cols * itemsize)))
+
+
+def gemm_plan(x_shape, w_shape, stride=1, pad=0, with_bias=True, itemsize=4):
+    """The GEMM operand shapes of one forward and one backward pass, chunk by chunk.
+
+    Parameters
+    ----------
+    x_shape : tuple (N, C, H, W)
+    w_shape : tuple (F, C, KH, KW)
+    stride, pad : int or (int, int)
+    with_bias : bool
+        Forward GEMMs carry the ones row (``K = C*KH*KW + 1``) when there is a bias.
+    itemsize : int
+        4 for float32, 8 for float64.
+
+    Returns
+    -------
+    chunks : list of int
+        Samples per chunk, summing to N.
+    k : int
+        ``C*KH*KW``.
+    p : int
+        ``OH*OW``.
+    """
+    n, c = x_shape[:2]
+    _, _, kh, kw = w_shape
+    p = int(np.prod(out_size(x_shape[2], x_shape[3], kh, kw, stride, pad)))
+    k = c * kh * kw
+    m = _chunk(n, k + 1, p, itemsize)
+    return [min(m, n - n0) for n0 in range(0, n, m)], k, p
+
+
+def conv2d_forward(x, w, b, stride=1, pad=0):
+    """Convolve ``x`` with filters ``w`` and add bias ``b``.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C, H, W), C-contiguous float32 or float64
+    w : ndarray of shape (F, C, KH, KW)
+    b : ndarray of shape (F,) or None
+    stride, pad : int or (int, int)
+
+    Returns
+    -------
+    y : ndarray of shape (N, F, OH, OW)
+    """
+    (sh, sw), (ph, pw) = pair(stride), pair(pad)
+    n = x.shape[0]
+    f, _, kh, kw = w.shape
+    oh, ow = out_size(x.shape[2], x.shape[3], kh, kw, stride, pad)
+    k = w[0].size
+    rows = k + (b is not None)
+    wb = np.empty((f, rows), dtype=x.dtype)
+    wb[:, :k] = w.reshape(f, k)  # (F, C*KH*KW)
+    if b is not None:
+        wb[:, k] = b
+    m = _chunk(n, rows, oh * ow, x.itemsize)
+    col = np.empty((m, rows, oh * ow), dtype=x.dtype)
+    col[:, k:] = 1  # the ones row, if any: never overwritten by the im2col loop
+    y = np.empty((n, f, oh * ow), dtype=x.dtype)
+    for n0 in range(0, n, m):
+        cm = col[: min(m, n - n0)]
+        _im2col_t_loop(x, n0, cm, kh, kw, sh, sw, ph, pw, oh, ow)
+        np.matmul(wb, cm, out=y[n0 : n0 + len(cm)])
+    return y.reshape(n, f, oh, ow)  # (N, F, OH, OW)
+
+
+def conv2d_backward(dy, x, w, stride=1, pad=0):
+    """Gradients of ``conv2d_forward`` with respect to its inputs.
+
+    Parameters
+    ----------
+    dy : ndarray of shape (N, F, OH, OW)
+    x : ndarray of shape (N, C, H, W)
+    w : ndarray of shape (F, C, KH, KW)
+    stride, pad : int or (int, int)
+
+    Returns
+    -------
+    dx : ndarray of shape (N, C, H, W)
+    dw : ndarray of shape (F, C, KH, KW)
+    db : ndarray of shape (F,)
+    """
+    (sh, sw), (ph, pw) = pair(stride), pair(pad)
+    n, f, oh, ow = dy.shape
+    kh, kw = w.shape[2:]
+    k = w[0].size
+    dy3 = dy.reshape(n, f, oh * ow)  # (N, F, OH*OW)
+    wt = w.reshape(f, k).T  # (C*KH*KW, F), a transposed view that BLAS reads as is
+    m = _chunk(n, k + 1, oh * ow, x.itemsize)
+    col = np.empty((m, k + 1, oh * ow), dtype=x.dtype)
+    col[:, k] = 1
+    dcol = np.empty((m, k, oh * ow), dtype=x.dtype)
+    dwb = np.empty((m, f, k + 1), dtype=x.dtype)
+    acc = np.zeros((f, k + 1), dtype=x.dtype)
+    dx = np.zeros(x.shape, dtype=x.dtype)
+    for n0 in range(0, n, m):
+        cm = min(m, n - n0)
+        _im2col_t_loop(x, n0, col[:cm], kh, kw, sh, sw, ph, pw, oh, ow)
+        np.matmul(dy3[n0 : n0 + cm], col[:cm].transpose(0, 2, 1), out=dwb[:cm])
+        acc += dwb[:cm].sum(axis=0)
+        np.matmul(wt, dy3[n0 : n0 + cm], out=dcol[:cm])
+        _col2im_t_loop(dcol[:cm], dx, n0, kh, kw, sh, sw, ph, pw, oh, ow)
+    return dx, acc[:, :k].reshape(w.shape), acc[:, k].copy()  # dw (F, C, KH, KW), db (F,)

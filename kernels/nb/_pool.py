@@ -1,0 +1,201 @@
+"""Max and average pooling, Numba: one compiled pass, no window matrix, one thread per plane.
+
+Every loop runs over ``(n, c)`` image planes with ``prange``; a plane is read and written by one
+thread only, so the backward scatters are race-free. Padding is never read: max pooling skips it
+(it is -inf, and ``pad <= k // 2`` leaves a real pixel in every window), average pooling counts it
+as zeros by dividing by ``kh*kw``. Max pooling backward visits the outputs of a plane in reverse
+row-major order: a pixel then receives its terms in increasing window-offset ``(i, j)`` order,
+the order in which the reference's col2im adds them, so overlapping windows sum the same bits.
+The average pooling loops run over whole output rows per window offset, which vectorises.
+"""
+
+import numpy as np
+from numba import prange
+
+from .._common import out_size, pair
+from ._config import jit
+
+# Inner-loop indices are cast to this unsigned type: Numba then drops its negative-index
+# wraparound check, which otherwise blocks vectorisation (as in ``_im2col``).
+_U = np.uintp
+
+
+def _geometry(shape, kh, kw, stride, pad):
+    """``(sh, sw, ph, pw, oh, ow)`` for an (N, C, H, W) ``shape``; ``stride`` None means k."""
+    (sh, sw) = pair((kh, kw) if stride is None else stride)
+    (ph, pw) = pair(pad)
+    oh, ow = out_size(shape[2], shape[3], kh, kw, (sh, sw), (ph, pw))
+    return sh, sw, ph, pw, oh, ow
+
+
+@jit()
+def _span(start, k, size):
+    """Offsets ``lo <= t < hi`` of a length-``k`` window at ``start`` that lie in ``[0, size)``."""
+    return max(0, -start), min(k, size - start)
+
+
+@jit()
+def _first(a, s, limit):
+    """Smallest ``o >= 0`` with ``o * s >= a``, capped at ``limit``."""
+    return 0 if a <= 0 else min((a + s - 1) // s, limit)
+
+
+@jit(parallel=True)
+def _max_loop(x, y, arg, kh, kw, sh, sw, ph, pw):
+    """One thread per plane; each window in row-major order, padding skipped (-inf never wins)."""
+    n, c, h, w = x.shape
+    oh, ow = y.shape[2:]
+    lowest = x.dtype.type(-np.inf)
+    for t in prange(n * c):
+        b, ci = t // c, t % c
+        for oy in range(oh):
+            i0, i1 = _span(oy * sh - ph, kh, h)
+            for ox in range(ow):
+                j0, j1 = _span(ox * sw - pw, kw, w)
+                best = lowest
+                where = 0  # a window of -inf reports index 0, like the reference
+                for i in range(i0, i1):
+                    for j in range(j0, j1):
+                        v = x[b, ci, oy * sh - ph + i, ox * sw - pw + j]
+                        # the first maximum wins, a NaN wins once (like np.argmax); selects, not
+                        # branches: random data would mispredict every other comparison
+                        take = (v > best) | ((v != v) & (best == best))
+                        best = v if take else best
+                        where = i * kw + j if take else where
+                y[b, ci, oy, ox] = best
+                arg[b, ci, oy, ox] = where
+
+
+@jit(parallel=True)
+def _max_back_loop(dy, arg, dx, kh, kw, sh, sw, ph, pw):
+    n, c, oh, ow = dy.shape
+    for t in prange(n * c):
+        b, ci = t // c, t % c
+        for oy in range(oh - 1, -1, -1):
+            for ox in range(ow - 1, -1, -1):
+                a = arg[b, ci, oy, ox]
+                dx[b, ci, oy * sh - ph + a // kw, ox * sw - pw + a % kw] += dy[b, ci, oy, ox]
+
+
+@jit(parallel=True)
+def _avg_loop(x, y, kh, kw, sh, sw, ph, pw):
+    """One thread per plane; each output row sums its windows offset by offset (vectorised)."""
+    n, c, h, w = x.shape
+    oh, ow = y.shape[2:]
+    zero, count = x.dtype.type(0), x.dtype.type(kh * kw)
+    for t in prange(n * c):
+        b, ci = t // c, t % c
+        for oy in range(oh):
+            yr = y[b, ci, oy]
+            for ox in range(ow):
+                yr[ox] = zero
+            i0, i1 = _span(oy * sh - ph, kh, h)
+            for i in range(i0, i1):
+                xr = x[b, ci, oy * sh - ph + i]
+                for j in range(kw):
+                    for ox in range(_first(pw - j, sw, ow), _first(w + pw - j, sw, ow)):
+                        yr[_U(ox)] += xr[_U(ox * sw - pw + j)]
+            for ox in range(ow):
+                yr[ox] /= count
+
+
+@jit(parallel=True)
+def _avg_back_loop(dy, dx, kh, kw, sh, sw, ph, pw):
+    """One thread per plane; each output row spreads its shares offset by offset (vectorised).
+
+    A pixel receives its terms in (oh, i, j) order, not the reference's (i, j, oh) order:
+    equal up to rounding (``helpers.SUM_TOL``).
+    """
+    n, c, oh, ow = dy.shape
+    h, w = dx.shape[2:]
+    count = dx.dtype.type(kh * kw)
+    for t in prange(n * c):
+        b, ci = t // c, t % c
+        share = np.empty(ow, dtype=dx.dtype)
+        for oy in range(oh):
+            dyr = dy[b, ci, oy]
+            for ox in range(ow):
+                share[ox] = dyr[ox] / count  # rounded to the dtype, as the reference
+            i0, i1 = _span(oy * sh - ph, kh, h)
+            for i in range(i0, i1):
+                dxr = dx[b, ci, oy * sh - ph + i]
+                for j in range(kw):
+                    for ox in range(_first(pw - j, sw, ow), _first(w + pw - j, sw, ow)):
+                        dxr[_U(ox * sw - pw + j)] += share[_U(ox)]
+
+
+def maxpool2d_forward(x, kh, kw, stride=None, pad=0):
+    """Max pooling.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C, H, W), C-contiguous float32 or float64
+    kh, kw : int
+    stride : int or (int, int) or None
+        Defaults to the window size.
+    pad : int or (int, int)
+
+    Returns
+    -------
+    y : ndarray of shape (N, C, OH, OW)
+    argmax : int64 ndarray of shape (N, C, OH, OW)
+        Window-local flat index ``i*kw + j`` of the first maximum.
+    """
+    sh, sw, ph, pw, oh, ow = _geometry(x.shape, kh, kw, stride, pad)
+    y = np.empty((*x.shape[:2], oh, ow), dtype=x.dtype)
+    arg = np.empty(y.shape, dtype=np.int64)
+    _max_loop(x, y, arg, kh, kw, sh, sw, ph, pw)
+    return y, arg
+
+
+def maxpool2d_backward(dy, argmax, x_shape, kh, kw, stride=None, pad=0):
+    """Route ``dy`` to the maxima recorded in ``argmax``.
+
+    Parameters
+    ----------
+    dy, argmax : ndarrays of shape (N, C, OH, OW); ``argmax`` int64 in ``[0, kh*kw)``
+    x_shape : tuple (N, C, H, W)
+
+    Returns
+    -------
+    dx : ndarray of shape (N, C, H, W)
+    """
+    sh, sw, ph, pw, _, _ = _geometry(x_shape, kh, kw, stride, pad)
+    dx = np.zeros(tuple(int(s) for s in x_shape), dtype=dy.dtype)
+    _max_back_loop(dy, argmax, dx, kh, kw, sh, sw, ph, pw)
+    return dx
+
+
+def avgpool2d_forward(x, kh, kw, stride=None, pad=0):
+    """Average pooling (padding counts as zeros; divisor always ``kh*kw``).
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C, H, W)
+
+    Returns
+    -------
+    y : ndarray of shape (N, C, OH, OW)
+    """
+    sh, sw, ph, pw, oh, ow = _geometry(x.shape, kh, kw, stride, pad)
+    y = np.empty((*x.shape[:2], oh, ow), dtype=x.dtype)
+    _avg_loop(x, y, kh, kw, sh, sw, ph, pw)
+    return y
+
+
+def avgpool2d_backward(dy, x_shape, kh, kw, stride=None, pad=0):
+    """Spread ``dy / (kh*kw)`` evenly over each window.
+
+    Parameters
+    ----------
+    dy : ndarray of shape (N, C, OH, OW)
+    x_shape : tuple (N, C, H, W)
+
+    Returns
+    -------
+    dx : ndarray of shape (N, C, H, W)
+    """
+    sh, sw, ph, pw, _, _ = _geometry(x_shape, kh, kw, stride, pad)
+    dx = np.zeros(tuple(int(s) for s in x_shape), dtype=dy.dtype)
+    _avg_back_loop(dy, dx, kh, kw, sh, sw, ph, pw)
+    return dx
