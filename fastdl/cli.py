@@ -1,10 +1,12 @@
-"""Command line: ``fastdl demo | train | bench`` (also ``python -m fastdl ...``).
+"""Command line: ``fastdl demo | train | bench | experiment`` (also ``python -m fastdl ...``).
 
 - ``demo``: trains the textbook's SimpleConvNet on the bundled MNIST subset with a progress bar,
   prints the test accuracy, saves a PNG of the learning curves, then a small backend comparison.
 - ``train``: any model / optimizer / initialiser / activation / regularisation on MNIST or
   Fashion-MNIST (the bundled subset, or the full IDX files with ``--data DIR``).
 - ``bench``: the kernel comparison table across the available backends, optional PNG chart.
+- ``experiment NAME``: a training-technique comparison (optimizers, init, batchnorm, ...), its
+  Markdown table and PNG plots; see :mod:`fastdl.experiments`.
 """
 
 import argparse
@@ -13,6 +15,7 @@ import sys
 import time
 
 from . import _backend, benchmark, callbacks, datasets, models, optimizers, plots, regularizers
+from .experiments import _cli as experiment_cli
 from .serialization import save_model
 from .training import evaluate, fit, split_validation
 
@@ -229,6 +232,8 @@ def _parser():
     bench.add_argument("--repeat", type=_positive_int, default=5)
     bench.add_argument("--png", help="also save a bar chart here")
     bench.set_defaults(run=_bench)
+
+    experiment_cli.add_parser(sub)
     return parser
 
 

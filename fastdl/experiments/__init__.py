@@ -1,0 +1,84 @@
+"""Training-technique comparisons, each one command: ``fastdl experiment NAME`` or :func:`run`.
+
+Every experiment trains a few networks on MNIST or Fashion-MNIST (the bundled 5,000/1,000
+subset by default, the full IDX files with ``data=DIR``), writes a Markdown table and PNG plots
+to ``out``, and returns an :class:`ExperimentResult` with the table's rows, the per-epoch and
+per-iteration series, the table text, the files written and the wall time. The same ``seed``
+gives the same numbers. Each module's docstring states the set-up and the published experiment it
+mirrors.
+
+==================  =================================================================
+name                what it compares
+==================  =================================================================
+``optimizers``      SGD ... AdamW on the textbook's 5-layer MLP
+``init``            std 0.01 vs LeCun ("Xavier") vs Glorot vs He, sigmoid and ReLU
+``batchnorm``       with vs without BatchNorm over 16 initial weight scales
+``weight-decay``    L2 and L1 against overfitting (300 images, 7-layer MLP)
+``dropout``         dropout ratios against overfitting (same set-up)
+``early-stopping``  without vs with early stopping, several patiences
+``activations``     ReLU, Swish, h-swish, Mish, TanhExp, sigmoid, tanh, GELU
+``flooding``        Flooding's flood level b
+``hyperparams``     random search over learning rate and weight decay (parallel)
+==================  =================================================================
+"""
+
+import inspect
+
+from . import (
+    activations,
+    batchnorm,
+    early_stopping,
+    flooding,
+    hyperparams,
+    init,
+    optimizers,
+    regularization,
+)
+from ._common import ExperimentResult
+
+EXPERIMENTS = {
+    "optimizers": optimizers.run,
+    "init": init.run,
+    "batchnorm": batchnorm.run,
+    "weight-decay": regularization.weight_decay,
+    "dropout": regularization.dropout,
+    "early-stopping": early_stopping.run,
+    "activations": activations.run,
+    "flooding": flooding.run,
+    "hyperparams": hyperparams.run,
+}
+
+
+def run(name, **options):
+    """Run the experiment ``name`` and return its :class:`ExperimentResult`.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`EXPERIMENTS`.
+    **options
+        Keyword arguments of that experiment's function, e.g. ``dataset="fashion-mnist"``,
+        ``data="path/to/full/mnist"``, ``epochs=5``, ``seed=1``, ``out="results"``,
+        ``train_size=1000``, ``verbose=True``; unset ones keep the experiment's defaults.
+
+    Raises
+    ------
+    ValueError
+        Unknown experiment name, or a bad option value.
+    TypeError
+        An option the experiment does not take.
+    """
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}")
+    fn = EXPERIMENTS[name]
+    accepted = inspect.signature(fn).parameters
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise TypeError(
+            f"experiment {name!r} takes no option {', '.join(unknown)}; "
+            f"its options: {', '.join(accepted)}"
+        )
+    return fn(**options)
+
+
+__all__ = ["EXPERIMENTS", "ExperimentResult", "run"]

@@ -1,0 +1,269 @@
+"""``hyperparams``: random search over learning rate and weight decay, on a validation split.
+
+The set-up of the textbook's ``ch06/hyperparameter_optimization.py``: the first 500 training
+images, shuffled, 20% of them held out for validation (the test set is never used), the MLP
+784-100-100-100-100-100-100-10 (ReLU, He initialisation) trained with SGD and L2 weight decay,
+mini-batches of 100, 50 epochs per trial, the learning rate drawn as ``10**U(-6, -2)`` and the
+weight decay as ``10**U(-8, -4)`` (log-uniform), trials ranked by the final validation accuracy.
+These are the defaults (not scaled down: 400 training images train fast), except that the trials
+run in parallel over the local cores (``workers``) where the textbook runs them one by one.
+
+Reproducibility: trial ``i`` draws its hyperparameters and its seed (weights and batch order)
+from the ``i``-th child of ``numpy.random.SeedSequence(seed).spawn(trials)``, so the results do
+not depend on the number of workers or on scheduling. Worker processes are started with the
+``spawn`` method and ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS`` and
+``NUMBA_NUM_THREADS`` set to 1 (one process per core, no oversubscription). With ``workers > 1``
+a script calling this must guard its entry point with ``if __name__ == "__main__":`` (the spawned
+workers import the main module).
+"""
+
+import contextlib
+import os
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+
+import numpy as np
+
+from .. import _backend, models
+from ..optimizers import get_optimizer
+from ..regularizers import L2
+from ..training import split_validation
+from . import _common
+
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMBA_NUM_THREADS",
+)
+
+COLUMNS = [
+    ("rank", "rank", "d"),
+    ("trial", "trial", "d"),
+    ("lr", "learning rate", ".2e"),
+    ("weight_decay", "weight decay", ".2e"),
+    ("val_acc", "val acc (%)", "pct"),
+    ("best_val_acc", "best val acc (%)", "pct"),
+    ("train_acc", "train acc (%)", "pct"),
+]
+
+_WORKER_DATA = {}  # set in each worker process by _init_worker
+
+
+def run(
+    *,
+    dataset="mnist",
+    data=None,
+    epochs=50,
+    seed=0,
+    out=_common.DEFAULT_OUT,
+    train_size=500,
+    batch_size=100,
+    trials=100,
+    workers=None,
+    validation_split=0.2,
+    lr_exponents=(-6.0, -2.0),
+    weight_decay_exponents=(-8.0, -4.0),
+    hidden=(100, 100, 100, 100, 100, 100),
+    top=10,
+    verbose=False,
+):
+    """Random search: ``trials`` networks, each with a log-uniform learning rate and weight decay.
+
+    Parameters
+    ----------
+    dataset, data, epochs, seed, out, batch_size, verbose
+        As for :func:`fastdl.experiments.optimizers.run`.
+    train_size : int
+        The first ``train_size`` training images are shuffled (with ``seed``) and split.
+    trials : int
+    workers : int, optional
+        Processes (default ``os.cpu_count()``, at most ``trials``); 1 runs the trials in this
+        process.
+    validation_split : float in (0, 1)
+        Fraction of the ``train_size`` images held out for validation.
+    lr_exponents, weight_decay_exponents : (float, float)
+        ``lr = 10**U(a, b)`` and ``weight_decay = 10**U(a, b)``.
+    hidden : sequence of int
+    top : int
+        Rows of the printed table (the best trials).
+
+    Returns
+    -------
+    ExperimentResult
+        ``rows``: every trial, best first (by final validation accuracy, then trial number);
+        the table shows the first ``top``. Series keyed ``"trial <n>"`` (1-based) with ``loss``,
+        ``val_loss``, ``val_acc`` and ``acc`` (mini-batch training accuracy) per epoch.
+    """
+    _check_count("trials", trials)
+    _check_count("top", top)
+    workers = min(trials, os.cpu_count() or 1) if workers is None else workers
+    _check_count("workers", workers)
+    settings = dict(
+        dataset=dataset, data=data, epochs=epochs, seed=seed, out=out, train_size=train_size,
+        batch_size=batch_size, trials=trials, workers=workers, validation_split=validation_split,
+        lr_exponents=list(lr_exponents), weight_decay_exponents=list(weight_decay_exponents),
+        hidden=list(hidden), top=top,
+    )  # fmt: skip
+    run_ = _common.Run("hyperparams", settings, verbose)
+    (x, t), _ = _common.load_data(dataset, data, train_size)  # the test set stays unused
+    order = np.random.default_rng(seed).permutation(len(x))
+    split = split_validation(x[order], t[order], validation_split)
+    tasks = []
+    for i, child in enumerate(np.random.SeedSequence(seed).spawn(trials)):
+        rng = np.random.default_rng(child)
+        lr = 10 ** rng.uniform(*lr_exponents)
+        weight_decay = 10 ** rng.uniform(*weight_decay_exponents)
+        trial_seed = int(child.generate_state(1)[0])
+        tasks.append((i + 1, float(lr), float(weight_decay), trial_seed, settings))
+    backend = _backend.get_backend()
+    results = []
+    for result in _run_trials(tasks, split, backend, workers):
+        results.append(result)
+        run_.log(
+            f"trial {result['trial']}/{trials}: lr {result['lr']:.2e}, "
+            f"weight decay {result['weight_decay']:.2e}: val acc {result['val_acc']:.4f}"
+        )
+    series = {f"trial {r['trial']}": r.pop("series") for r in results}
+    rows = sorted(results, key=lambda r: (-r["val_acc"], r["trial"]))
+    for rank, row in enumerate(rows, 1):
+        row["rank"] = rank
+    shown = rows[:top]
+    return run_.finish(
+        rows,
+        series,
+        COLUMNS,
+        [lambda r: _plot_scatter(r, rows, shown), lambda r: _plot_best(r, shown, series)],
+        title="Random search over learning rate and weight decay",
+        notes=f"The best {len(shown)} of {trials} trials; {len(split[0][0])} training and "
+        f"{len(split[1][0])} validation images (carved from the training data; the test set is "
+        "not used). Ranked by the validation accuracy after the last epoch.",
+        shown=shown,
+    )
+
+
+def _check_count(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def _run_trials(tasks, split, backend, workers):
+    """Yield the trial results in trial order, from this process or from a spawn pool."""
+    if workers == 1:
+        for task in tasks:
+            yield _trial(task, split, backend)
+        return
+    with ProcessPoolExecutor(
+        workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(split,)
+    ) as pool:
+        with _single_threaded_children():  # the workers start during submit
+            futures = [pool.submit(_worker_trial, task, backend) for task in tasks]
+        try:
+            for future in futures:
+                yield future.result()
+        finally:  # on an error, do not wait for the remaining trials
+            for future in futures:
+                future.cancel()
+
+
+@contextlib.contextmanager
+def _single_threaded_children():
+    """Set the thread-count variables to 1 for the processes started inside; restore after."""
+    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _init_worker(split):
+    _WORKER_DATA["split"] = split
+
+
+def _worker_trial(task, backend):
+    return _trial(task, _WORKER_DATA["split"], backend)
+
+
+def _trial(task, split, backend):
+    """Train one network; returns its row (with its ``series``)."""
+    index, lr, weight_decay, trial_seed, settings = task
+    (x, t), val = split
+    model = models.mlp(784, tuple(settings["hidden"]), 10, rng=trial_seed)
+    with _backend.use_backend(backend):
+        _, s = _common.train(
+            model,
+            get_optimizer("sgd", lr=lr),
+            x,
+            t,
+            epochs=settings["epochs"],
+            batch_size=settings["batch_size"],
+            seed=trial_seed,
+            sets={},
+            regularizer=L2(weight_decay),
+            validation_data=val,
+        )
+    return {
+        "trial": index,
+        "lr": lr,
+        "weight_decay": weight_decay,
+        "val_acc": s["val_acc"][-1],
+        "best_val_acc": max(s["val_acc"]),
+        "train_acc": s["acc"][-1],
+        "series": {k: s[k] for k in ("loss", "acc", "val_loss", "val_acc", "epoch_time")},
+    }
+
+
+def _plot_scatter(run_, rows, shown):
+    fig, axes = _common.figure(1, 1, width=6.5, height=4.8)
+    ax = axes[0, 0]
+    points = ax.scatter(
+        [r["lr"] for r in rows],
+        [r["weight_decay"] for r in rows],
+        c=[r["val_acc"] for r in rows],
+        cmap="viridis",
+        vmin=0,
+        vmax=1,
+    )
+    ax.scatter(
+        [r["lr"] for r in shown],
+        [r["weight_decay"] for r in shown],
+        s=120,
+        facecolors="none",
+        edgecolors="red",
+        label=f"best {len(shown)}",
+    )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("weight decay")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.colorbar(points, ax=ax, label="validation accuracy (last epoch)")
+    return _common.save(fig, run_.path("scatter.png"))
+
+
+def _plot_best(run_, shown, series):
+    ncols = min(5, len(shown))
+    nrows = -(-len(shown) // ncols)
+    fig, axes = _common.figure(nrows, ncols, width=2.6, height=2.2, sharex=True, sharey=True)
+    for ax, row in zip(axes.flat, shown):
+        s = series[f"trial {row['trial']}"]
+        epochs = np.arange(1, len(s["val_acc"]) + 1)
+        ax.plot(epochs, s["val_acc"], label="validation")
+        ax.plot(epochs, s["acc"], "--", label="train")
+        ax.set_title(
+            f"#{row['rank']}: lr {row['lr']:.1e}, wd {row['weight_decay']:.0e}", fontsize=8
+        )
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(shown) :]:
+        ax.set_visible(False)
+    axes[0, 0].legend(fontsize="x-small")
+    fig.supxlabel("epoch")
+    fig.supylabel("accuracy")
+    return _common.save(fig, run_.path("best.png"))
