@@ -82,15 +82,28 @@ def _tanh(v, out, bits, m):
 
 @jit()
 def _log1p_unit(u, out, m):
-    """``out[:m] = log(1 + u[:m])`` for ``0 <= u <= 1``: ``2*atanh(s)``, ``s = u/(2+u) <= 1/3``."""
+    """``out[:m] = log(1 + u[:m])`` for ``0 <= u <= 1``: ``2*atanh(s)``, ``s = u/(2+u) <= 1/3``.
+
+    The series of ``atanh(s)/s`` in ``s**2 <= 1/9`` is cut after 9 terms for float32 (error
+    below 2e-9, written out so that the element loop vectorises) and 17 for float64 (below
+    2e-18).
+    """
     T = u.dtype.type
-    for j in range(m):
-        s = u[j] / (T(2) + u[j])
-        s2 = s * s
-        p = T(1 / 35)
-        for k in range(16, -1, -1):  # fully unrolled by LLVM: the sum of s2**k / (2k + 1)
-            p = p * s2 + T(1 / (2 * k + 1))
-        out[j] = T(2) * s * p
+    if out.itemsize == 4:
+        for j in range(m):
+            s = u[j] / (T(2) + u[j])
+            s2 = s * s
+            p = ((T(1 / 17) * s2 + T(1 / 15)) * s2 + T(1 / 13)) * s2 + T(1 / 11)
+            p = (((p * s2 + T(1 / 9)) * s2 + T(1 / 7)) * s2 + T(1 / 5)) * s2 + T(1 / 3)
+            out[j] = T(2) * s * (p * s2 + T(1))
+    else:
+        for j in range(m):
+            s = u[j] / (T(2) + u[j])
+            s2 = s * s
+            p = T(1 / 35)
+            for k in range(16, -1, -1):
+                p = p * s2 + T(1 / (2 * k + 1))
+            out[j] = T(2) * s * p
 
 
 @jit()
@@ -227,11 +240,15 @@ def derivative(code, p, z, s1, s2, bits, m):
             zc = min(max(z[j], -half), half)
             d = (T(2) * zc + half) / q if z[j] < half else one
             s1[j] = zero if z[j] <= -half else d
-    elif code == 10:  # mish: t = tanh(softplus(z)) in s1, sigmoid(z) in s2
-        _mish_t(z, s1, bits, m)
-        _sigmoid(z, s2, bits, m)
+    elif code == 10:  # mish, from u = e**min(z, 20) alone: one exp, one division
+        _exp(z, 1, s2, bits, m)
         for j in range(m):
-            s1[j] = s1[j] + z[j] * (one - s1[j] * s1[j]) * s2[j]
+            u = s2[j]
+            n = u * (u + T(2))
+            r = one / ((n + T(2)) * (one + u))
+            t = n * (one + u) * r  # tanh(softplus(z)) = n / (n + 2)
+            sig = u * (n + T(2)) * r  # sigmoid(z) = u / (1 + u); its error past z = 20 is
+            s1[j] = t + z[j] * (one - t * t) * sig  # multiplied by 1 - t*t, exactly 0 there
     elif code == 11:  # tanhexp: e**z in s1, tanh(e**z) in s2; the bracket is 0 once tanh is 1
         _exp(z, 1, s1, bits, m)
         _tanh(s1, s2, bits, m)

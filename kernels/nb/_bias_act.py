@@ -18,7 +18,7 @@ from ._acts import derivative as _act_derivative
 from ._acts import forward as _act_forward
 from ._config import jit
 
-BLOCK = 512  # entries per block: the scratch arrays (16 KiB in float64) stay in L1
+BLOCK = 1024  # entries per block: the scratch arrays (16 KiB in float32) stay in L1
 TASKS = 64  # aim for this many (row group, block) tasks: load balance without big partials
 CODES = {name: code for code, name in enumerate(ACTIVATIONS)}  # the numbering of _acts
 NO_BIAS, ROW_BIAS, COLUMN_BIAS = 0, 1, 2
@@ -119,16 +119,22 @@ def _backward_loop(dy2, x2, b, mode, code, p, dx2, groups, scratch, int_scratch,
             _load(x2[row, j0:], b, mode, row, j0, m, z)
             _act_derivative(code, p, z, s1, s2, bits, m)
             dys, dxs = dy2[row, j0:], dx2[row, j0:]
-            total = 0.0
-            for j in range(m):
-                dxs[j] = dys[j] * s1[j]
-                total += dxs[j]
-            if mode == ROW_BIAS:
-                part[row, k] = total
-            elif mode == COLUMN_BIAS:
+            if mode == COLUMN_BIAS:
                 pg = part[g, j0:]
                 for j in range(m):
-                    pg[j] += dxs[j]
+                    d = dys[j] * s1[j]
+                    dxs[j] = d
+                    pg[j] += d
+            elif mode == ROW_BIAS:
+                total = 0.0
+                for j in range(m):
+                    d = dys[j] * s1[j]
+                    dxs[j] = d
+                    total += d
+                part[row, k] = total
+            else:
+                for j in range(m):
+                    dxs[j] = dys[j] * s1[j]
 
 
 def bias_act_forward(x, b, act, axis=1, **act_params):

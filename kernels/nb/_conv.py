@@ -6,8 +6,10 @@ last row all ones) and one GEMM per sample, ``[W | b] (F, C*KH*KW + 1) @ col[s]`
 ``y[n0 + s] (F, OH*OW)``: the output is NCHW without a transpose and the bias rides in the GEMM.
 Backward reuses the layout: ``dy[s] @ col[s].T`` gives ``[dW | db]`` of the sample (the ones row
 sums ``dy`` into ``db``), ``W.T @ dy[s]`` gives the sample's ``dcol``, and a compiled col2im adds it
-into ``dx`` one ``(sample, channel)`` plane per thread. :func:`gemm_plan` lists these GEMMs, so
-the benchmarks can time them alone.
+into ``dx``. Without a bias the forward pass leaves out the ones row. The compiled loops are
+serial: between multi-threaded GEMMs a parallel loop loses more to thread contention than it
+gains (see ``_im2col.py`` and bench/README.md). :func:`gemm_plan` gives the chunks, so that the
+benchmarks can time these GEMMs alone.
 """
 
 import numpy as np
@@ -25,16 +27,14 @@ def _chunk(n, rows, cols, itemsize):
     return max(1, min(n, CHUNK_BYTES // (rows * cols * itemsize)))
 
 
-def gemm_plan(x_shape, w_shape, stride=1, pad=0, with_bias=True, itemsize=4):
-    """The GEMM operand shapes of one forward and one backward pass, chunk by chunk.
+def gemm_plan(x_shape, w_shape, stride=1, pad=0, itemsize=4):
+    """How the batch is chunked and how big the GEMM operands are.
 
     Parameters
     ----------
     x_shape : tuple (N, C, H, W)
     w_shape : tuple (F, C, KH, KW)
     stride, pad : int or (int, int)
-    with_bias : bool
-        Forward GEMMs carry the ones row (``K = C*KH*KW + 1``) when there is a bias.
     itemsize : int
         4 for float32, 8 for float64.
 

@@ -40,34 +40,66 @@ def _first(a, s, limit):
     return 0 if a <= 0 else min((a + s - 1) // s, limit)
 
 
+@jit()
+def _max_step(xr, yr, ar, lo, hi, sw, j0, k):
+    """``yr[ox], ar[ox] = v, k`` where ``v = xr[ox*sw + j0]`` is a new maximum, ``lo <= ox < hi``.
+
+    Selects, not branches (random data mispredicts every other comparison); a NaN wins once,
+    like ``np.argmax``. Strides 1 and 2 get their own loops with a constant stride, which LLVM
+    vectorises with plain or interleaved loads instead of gathers.
+    """
+    if sw == 1:
+        for ox in range(lo, hi):
+            v, best = xr[_U(ox + j0)], yr[_U(ox)]
+            take = (v > best) | ((v != v) & (best == best))
+            yr[_U(ox)] = v if take else best
+            ar[_U(ox)] = k if take else ar[_U(ox)]
+    elif sw == 2:
+        for ox in range(lo, hi):
+            v, best = xr[_U(2 * ox + j0)], yr[_U(ox)]
+            take = (v > best) | ((v != v) & (best == best))
+            yr[_U(ox)] = v if take else best
+            ar[_U(ox)] = k if take else ar[_U(ox)]
+    else:
+        for ox in range(lo, hi):
+            v, best = xr[_U(ox * sw + j0)], yr[_U(ox)]
+            take = (v > best) | ((v != v) & (best == best))
+            yr[_U(ox)] = v if take else best
+            ar[_U(ox)] = k if take else ar[_U(ox)]
+
+
 @jit(parallel=True)
 def _max_loop(x, y, arg, kh, kw, sh, sw, ph, pw):
-    """One thread per plane; each window in row-major order, padding skipped (-inf never wins)."""
+    """One thread per plane, an output row at a time, window offsets ``(i, j)`` in row-major order.
+
+    The innermost loop runs over the outputs of the row, so each output still sees its window
+    in row-major order (the first maximum wins). Padding is skipped: it is -inf, never a strict
+    maximum, and a window of -inf reports index 0 like the reference. The argmax row is kept as
+    int32 (the width of float32 lanes) and widened to int64 once per row.
+    """
     n, c, h, w = x.shape
     oh, ow = y.shape[2:]
     lowest = x.dtype.type(-np.inf)
     for t in prange(n * c):
         b, ci = t // c, t % c
+        ar = np.empty(ow, dtype=np.int32)
         for oy in range(oh):
-            i0, i1 = _span(oy * sh - ph, kh, h)
+            yr = y[b, ci, oy]
             for ox in range(ow):
-                j0, j1 = _span(ox * sw - pw, kw, w)
-                best = lowest
-                where = 0  # a window of -inf reports index 0, like the reference
-                for i in range(i0, i1):
-                    for j in range(j0, j1):
-                        v = x[b, ci, oy * sh - ph + i, ox * sw - pw + j]
-                        # the first maximum wins, a NaN wins once (like np.argmax); selects, not
-                        # branches: random data would mispredict every other comparison
-                        take = (v > best) | ((v != v) & (best == best))
-                        best = v if take else best
-                        where = i * kw + j if take else where
-                y[b, ci, oy, ox] = best
-                arg[b, ci, oy, ox] = where
+                yr[ox], ar[ox] = lowest, 0
+            i0, i1 = _span(oy * sh - ph, kh, h)
+            for i in range(i0, i1):
+                xr = x[b, ci, oy * sh - ph + i]
+                for j in range(kw):
+                    lo, hi = _first(pw - j, sw, ow), _first(w + pw - j, sw, ow)
+                    _max_step(xr, yr, ar, lo, hi, sw, j - pw, np.int32(i * kw + j))
+            for ox in range(ow):
+                arg[b, ci, oy, ox] = ar[ox]
 
 
 @jit(parallel=True)
 def _max_back_loop(dy, arg, dx, kh, kw, sh, sw, ph, pw):
+    """Add ``dy`` into the zeroed ``dx`` at the recorded maxima; outputs in reverse order."""
     n, c, oh, ow = dy.shape
     for t in prange(n * c):
         b, ci = t // c, t % c
