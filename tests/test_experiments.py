@@ -13,7 +13,8 @@ from fastdl.experiments._common import first_epoch_reaching, markdown_table
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
-# Tiny settings per experiment, and the number of table rows (configurations) they give.
+# Tiny settings per experiment, and the number of table rows they give. The tests use one worker
+# process (single-threaded, so fast even when the cores are busy) unless they patch this one.
 TINY = {
     "optimizers": ({"train_size": 200, "epochs": 2}, 9),
     "init": ({"train_size": 200, "epochs": 2}, 8),
@@ -23,7 +24,7 @@ TINY = {
     "early-stopping": ({"train_size": 300, "epochs": 2}, 4),
     "activations": ({"train_size": 200, "epochs": 2}, 8),
     "flooding": ({"train_size": 200, "epochs": 2}, 6),
-    "hyperparams": ({"train_size": 100, "epochs": 2, "trials": 3, "workers": 1}, 3),
+    "hyperparams": ({"train_size": 100, "epochs": 2, "trials": 3}, 3),
 }
 
 TIME_KEYS = {"time", "epoch_time"}
@@ -53,7 +54,7 @@ def test_the_registry_has_the_nine_experiments():
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_each_experiment_writes_its_table_and_plots(name, tmp_path):
     options, n_rows = TINY[name]
-    result = run(name, out=str(tmp_path), **options)
+    result = run(name, out=str(tmp_path), workers=1, **options)
     assert result.name == name
     assert len(result.rows) == n_rows
     assert len(result.series) == n_rows * (2 if name == "batchnorm" else 1)  # BN: with, without
@@ -80,7 +81,7 @@ def test_each_experiment_writes_its_table_and_plots(name, tmp_path):
 
 
 def test_same_seed_same_numbers_other_seed_other_numbers(tmp_path):
-    options = {"train_size": 200, "epochs": 2, "l2": (0.1,), "l1": (0.001,)}
+    options = {"train_size": 200, "epochs": 2, "l2": (0.1,), "l1": (0.001,), "workers": 1}
     first = run("weight-decay", out=str(tmp_path / "a"), seed=3, **options)
     again = run("weight-decay", out=str(tmp_path / "b"), seed=3, **options)
     other = run("weight-decay", out=str(tmp_path / "c"), seed=4, **options)
@@ -94,7 +95,7 @@ def test_activation_ts_columns_agree_with_the_per_epoch_test_accuracy(tmp_path, 
     (x, t), _ = datasets.load_mnist()
     x, t = x[:200], t[:200]
     monkeypatch.setattr(datasets, "load_mnist", lambda path=None: ((x, t), (x, t)))
-    result = run("activations", out=str(tmp_path), epochs=30)
+    result = run("activations", out=str(tmp_path), epochs=30, workers=1)
     seen = set()
     for row, cells in zip(result.rows, _table_body(result.table)):
         acc = result.series[row["activation"]]["test_acc"]
@@ -112,8 +113,9 @@ def test_activation_ts_columns_agree_with_the_per_epoch_test_accuracy(tmp_path, 
 
 def test_early_stopping_rows_agree_with_the_histories(tmp_path):
     result = run(
-        "early-stopping", out=str(tmp_path), train_size=500, epochs=15, lr=0.01, patience=(0, 1)
-    )
+        "early-stopping", out=str(tmp_path), train_size=500, epochs=15, lr=0.01, patience=(0, 1),
+        workers=1,
+    )  # fmt: skip
     full = result.series["no early stopping"]
     stopped_any = False
     for row in result.rows:
@@ -153,8 +155,8 @@ def test_hyperparams_evaluates_only_the_validation_split(tmp_path, monkeypatch):
 
     monkeypatch.setattr(datasets, "load_mnist", poisoned)
     monkeypatch.setattr(training, "predict", spy)
-    result = run(
-        "hyperparams", out=str(tmp_path), train_size=100, epochs=2, trials=3, workers=1, top=2
+    result = run(  # workers=0: in this process, where the patches apply
+        "hyperparams", out=str(tmp_path), train_size=100, epochs=2, trials=3, workers=0, top=2
     )
     assert len(evaluated) == 3 * 2  # one validation pass per epoch and trial
     for xe in evaluated:
@@ -172,24 +174,32 @@ def test_hyperparams_evaluates_only_the_validation_split(tmp_path, monkeypatch):
         assert np.isfinite(result.series[f"trial {r['trial']}"]["val_loss"]).all()
 
 
-def test_cli_runs_hyperparams_in_parallel_with_the_sequential_numbers(tmp_path):
-    args = ["--train-size", "100", "--epochs", "2", "--trials", "3", "--seed", "5"]
+def test_the_numbers_do_not_depend_on_the_number_of_workers(tmp_path):
+    options = {"train_size": 200, "epochs": 2, "activations": ("relu", "tanh")}
+    two = run("init", out=str(tmp_path / "two"), workers=2, **options)
+    one = run("init", out=str(tmp_path / "one"), workers=1, **options)
+    assert two.settings["workers"] == 2
+    assert _without_times(two) == _without_times(one)
+
+
+def test_cli_entry_point_runs_hyperparams_on_two_workers(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "fastdl", "experiment", "hyperparams", *args, "--workers", "2",
-         "--quiet", "--out", str(tmp_path / "cli")],
+        [sys.executable, "-m", "fastdl", "experiment", "hyperparams", "--train-size", "100",
+         "--epochs", "2", "--trials", "3", "--workers", "2", "--quiet", "--out", str(tmp_path)],
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    sequential = run(
-        "hyperparams", out=str(tmp_path / "py"), train_size=100, epochs=2, trials=3, seed=5,
-        workers=1,
-    )  # fmt: skip
-    assert sequential.table in proc.stdout
-    assert (tmp_path / "cli" / "hyperparams-scatter.png").read_bytes()[:8] == PNG_MAGIC
+    body = _table_body(proc.stdout.split("\n\n")[0])
+    assert [cells[0] for cells in body] == ["1", "2", "3"]
+    assert sorted(cells[1] for cells in body) == ["1", "2", "3"]
+    assert (tmp_path / "hyperparams.md").read_text().count("\n| ") == 2 + 3
+    for png in ("hyperparams-scatter.png", "hyperparams-best.png"):
+        assert (tmp_path / png).read_bytes()[:8] == PNG_MAGIC
 
 
 def test_cli_experiment_prints_the_table_and_rejects_foreign_options(tmp_path, capsys):
-    argv = ["experiment", "flooding", "--epochs", "1", "--train-size", "200", "--quiet"]
+    argv = ["experiment", "flooding", "--epochs", "1", "--train-size", "200", "--workers", "1"]
+    argv.append("--quiet")
     assert cli.main([*argv, "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("| b | train loss |")
@@ -207,6 +217,8 @@ def test_bad_names_and_options_are_errors():
         run("activations", dataset="cifar10")
     with pytest.raises(ValueError, match="train_size"):
         run("activations", train_size=10**6)
+    with pytest.raises(ValueError, match="workers must be an int >= 0"):
+        run("flooding", workers=-1)
 
 
 def test_helpers():
@@ -218,10 +230,8 @@ def test_helpers():
 
 
 def test_fashion_mnist_is_used_when_asked(tmp_path):
-    mnist = run("flooding", out=str(tmp_path), train_size=100, epochs=1, levels=(0.0,))
-    fashion = run(
-        "flooding", out=str(tmp_path), train_size=100, epochs=1, levels=(0.0,),
-        dataset="fashion-mnist",
-    )  # fmt: skip
+    options = {"train_size": 100, "epochs": 1, "levels": (0.0,), "workers": 1}
+    mnist = run("flooding", out=str(tmp_path), **options)
+    fashion = run("flooding", out=str(tmp_path), dataset="fashion-mnist", **options)
     assert fashion.settings["dataset"] == "fashion-mnist"
     assert _without_times(mnist) != _without_times(fashion)

@@ -7,6 +7,12 @@ per-iteration series, the table text, the files written and the wall time. The s
 gives the same numbers. Each module's docstring states the set-up and the published experiment it
 mirrors.
 
+The configurations of an experiment (optimizers, scales, trials...) train in parallel, in
+``workers`` processes (default: one per core) started with ``spawn`` and limited to one thread
+each, so the numbers do not depend on the number of workers; a script that runs an experiment
+this way needs an ``if __name__ == "__main__":`` guard. ``workers=0`` trains them in the calling
+process instead, with its thread settings (the last bits of the results may then differ).
+
 ==================  =================================================================
 name                what it compares
 ==================  =================================================================
@@ -18,7 +24,7 @@ name                what it compares
 ``early-stopping``  without vs with early stopping, several patiences
 ``activations``     ReLU, Swish, h-swish, Mish, TanhExp, sigmoid, tanh, GELU
 ``flooding``        Flooding's flood level b
-``hyperparams``     random search over learning rate and weight decay (parallel)
+``hyperparams``     random search over learning rate and weight decay
 ==================  =================================================================
 """
 
@@ -59,7 +65,8 @@ def run(name, **options):
     **options
         Keyword arguments of that experiment's function, e.g. ``dataset="fashion-mnist"``,
         ``data="path/to/full/mnist"``, ``epochs=5``, ``seed=1``, ``out="results"``,
-        ``train_size=1000``, ``verbose=True``; unset ones keep the experiment's defaults.
+        ``train_size=1000``, ``workers=2``, ``verbose=True``; unset ones keep the experiment's
+        defaults.
 
     Raises
     ------

@@ -17,6 +17,13 @@ def _positive_int(text):
     return value
 
 
+def _count(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
+    return value
+
+
 def add_parser(subparsers):
     """Add the ``experiment`` subcommand to an ``argparse`` subparsers object."""
     p = subparsers.add_parser(
@@ -39,7 +46,12 @@ def add_parser(subparsers):
     p.add_argument("--batch-size", type=_positive_int)
     p.add_argument("--lr", type=float, help="learning rate (not for optimizers)")
     p.add_argument("--trials", type=_positive_int, help="hyperparams: number of trials")
-    p.add_argument("--workers", type=_positive_int, help="hyperparams: processes")
+    p.add_argument(
+        "--workers",
+        type=_count,
+        help="single-threaded processes for the configurations (default: one per core; "
+        "0: train in this process)",
+    )
     p.add_argument("--backend", choices=["auto", *_backend.BACKENDS])
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(run=main)

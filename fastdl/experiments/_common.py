@@ -2,6 +2,8 @@
 
 Conventions
 -----------
+- Every configuration (an optimizer, a scale, a trial...) is one task for :func:`map_tasks`,
+  which runs the tasks in single-threaded worker processes, one per core by default.
 - Epochs in tables are 1-based ("epoch 3" is the third pass over the training data).
 - Accuracies in tables are percentages; in ``rows`` and ``series`` they are fractions in [0, 1].
 - ``train_*`` and ``test_*`` series are measured after each epoch in inference mode
@@ -10,19 +12,30 @@ Conventions
   mini-batches.
 """
 
+import contextlib
 import dataclasses
 import os
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 
 import numpy as np
 
-from .. import datasets
+from .. import _backend, datasets
 from ..callbacks import Callback
 from ..plots import _pyplot, _save
 from ..training import evaluate, fit
 
 DEFAULT_OUT = "fastdl-out"
 DATASETS = ("mnist", "fashion-mnist")
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMBA_NUM_THREADS",
+)
+
+_SHARED = {}  # in a worker process: the data sent once by _set_shared
 
 
 @dataclasses.dataclass
@@ -137,12 +150,78 @@ def load_data(dataset, data=None, train_size=None):
     loader = datasets.load_fashion_mnist if dataset == "fashion-mnist" else datasets.load_mnist
     (x_train, t_train), test = loader(data)
     if train_size is not None:
-        if isinstance(train_size, bool) or not isinstance(train_size, (int, np.integer)):
-            raise TypeError(f"train_size must be an int, got {type(train_size).__name__}")
-        if not 1 <= train_size <= len(x_train):
+        if check_count("train_size", train_size) > len(x_train):
             raise ValueError(f"train_size must be in [1, {len(x_train)}], got {train_size}")
         x_train, t_train = x_train[:train_size], t_train[:train_size]
     return (x_train, t_train), test
+
+
+def check_count(name, value, minimum=1):
+    """Return ``value`` as an int, or raise ``ValueError`` if it is not an int >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def resolve_workers(workers, n_tasks):
+    """``workers`` (0 allowed), or by default one per core but no more than ``n_tasks``."""
+    if workers is None:
+        return max(1, min(n_tasks, os.cpu_count() or 1))
+    return check_count("workers", workers, minimum=0)
+
+
+def map_tasks(fn, tasks, shared, workers):
+    """Yield ``fn(task, shared)`` for every task, in the order of ``tasks``.
+
+    With ``workers >= 1`` the tasks run in a pool of ``workers`` processes started with
+    ``spawn``: ``shared`` (the data) is sent once to each, the thread-count variables of
+    :data:`THREAD_VARIABLES` are 1 there (small matrices run best on one thread per process, and
+    a busy machine is not oversubscribed), and the backend in force here is used there. Every
+    task seeds its own random numbers, so the results do not depend on ``workers``. With
+    ``workers == 0`` the tasks run in this process, with its threads: parallel reductions may
+    then round differently in the last bits. ``fn`` must be a module-level function and
+    ``task`` picklable.
+    """
+    if workers == 0:
+        for task in tasks:
+            yield fn(task, shared)
+        return
+    backend = _backend.get_backend()
+    with ProcessPoolExecutor(
+        workers, mp_context=get_context("spawn"), initializer=_set_shared, initargs=(shared,)
+    ) as pool:
+        with _single_threaded_children():  # the workers start during submit
+            futures = [pool.submit(_call_shared, fn, task, backend) for task in tasks]
+        try:
+            for future in futures:
+                yield future.result()
+        finally:  # on an error, do not wait for the remaining tasks
+            for future in futures:
+                future.cancel()
+
+
+@contextlib.contextmanager
+def _single_threaded_children():
+    """Set :data:`THREAD_VARIABLES` to 1 for the processes started inside; restore after."""
+    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _set_shared(shared):
+    _SHARED["data"] = shared
+
+
+def _call_shared(fn, task, backend):
+    with _backend.use_backend(backend):
+        return fn(task, _SHARED["data"])
 
 
 class _Evaluator(Callback):
@@ -271,8 +350,16 @@ def save(fig, path):
     return _save(fig, _pyplot(), path)
 
 
+def integer_ticks(ax):
+    """Integer ticks on the x axis (epochs)."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def epochs_axis(ax, ylabel, title=""):
     """Label an axis whose x is the 1-based epoch."""
+    integer_ticks(ax)
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)

@@ -49,13 +49,14 @@ def run(
     activations=ACTIVATIONS,
     hidden=(100, 50),
     init="he_normal",
+    workers=None,
     verbose=False,
 ):
     """Train the MLP once per activation; accuracies, TS95/TS97/TS98 and wall time.
 
     Parameters
     ----------
-    dataset, data, epochs, seed, out, train_size, batch_size, verbose
+    dataset, data, epochs, seed, out, train_size, batch_size, workers, verbose
         As for :func:`fastdl.experiments.optimizers.run`.
     lr : float
         SGD learning rate.
@@ -75,30 +76,16 @@ def run(
     settings = dict(
         dataset=dataset, data=data, epochs=epochs, seed=seed, out=out, train_size=train_size,
         batch_size=batch_size, lr=lr, activations=dict(activations), hidden=list(hidden),
-        init=init,
+        init=init, workers=_common.resolve_workers(workers, len(activations)),
     )  # fmt: skip
     run_ = _common.Run("activations", settings, verbose)
-    (x, t), (x_test, t_test) = _common.load_data(dataset, data, train_size)
-    sets = {"train": (x, t), "test": (x_test, t_test)}
+    shared = _common.load_data(dataset, data, train_size)
+    tasks = [(label, act, settings) for label, act in activations.items()]
     rows, series = [], {}
-    for label, act in activations.items():
-        model = models.mlp(784, tuple(hidden), 10, activation=act, init=init, rng=seed)
-        opt = get_optimizer("sgd", lr=lr)
-        _, s = _common.train(
-            model, opt, x, t, epochs=epochs, batch_size=batch_size, seed=seed, sets=sets
-        )
-        series[label] = s
-        row = {
-            "activation": label,
-            "train_acc": s["train_acc"][-1],
-            "test_acc": s["test_acc"][-1],
-            "best_test_acc": max(s["test_acc"]),
-        }
-        for th in THRESHOLDS:
-            row[f"ts{round(100 * th)}"] = _common.first_epoch_reaching(s["test_acc"], th)
-        row["time"] = sum(s["epoch_time"])
+    for s, row in _common.map_tasks(_train, tasks, shared, settings["workers"]):
+        series[row["activation"]] = s
         rows.append(row)
-        run_.log(f"{label}: test acc {row['test_acc']:.4f} ({row['time']:.1f} s)")
+        run_.log(f"{row['activation']}: test acc {row['test_acc']:.4f} ({row['time']:.1f} s)")
     return run_.finish(
         rows,
         series,
@@ -108,6 +95,35 @@ def run(
         notes="TSxx: first epoch (1-based) at which the test accuracy reaches xx%; "
         "'-': never within the run. Wall time: training only.",
     )
+
+
+def _train(task, shared):
+    """One activation: returns (series, row)."""
+    label, act, st = task
+    (x, t), test = shared
+    model = models.mlp(
+        784, tuple(st["hidden"]), 10, activation=act, init=st["init"], rng=st["seed"]
+    )
+    _, s = _common.train(
+        model,
+        get_optimizer("sgd", lr=st["lr"]),
+        x,
+        t,
+        epochs=st["epochs"],
+        batch_size=st["batch_size"],
+        seed=st["seed"],
+        sets={"train": (x, t), "test": test},
+    )
+    row = {
+        "activation": label,
+        "train_acc": s["train_acc"][-1],
+        "test_acc": s["test_acc"][-1],
+        "best_test_acc": max(s["test_acc"]),
+    }
+    for th in THRESHOLDS:
+        row[f"ts{round(100 * th)}"] = _common.first_epoch_reaching(s["test_acc"], th)
+    row["time"] = sum(s["epoch_time"])
+    return s, row
 
 
 def _plot(run_, series):

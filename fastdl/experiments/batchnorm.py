@@ -41,13 +41,14 @@ def run(
     lr=0.01,
     scales=SCALES,
     hidden=(100, 100, 100, 100, 100),
+    workers=None,
     verbose=False,
 ):
     """Train the MLP with and without BatchNorm for every initial weight scale.
 
     Parameters
     ----------
-    dataset, data, epochs, seed, out, batch_size, verbose
+    dataset, data, epochs, seed, out, batch_size, workers, verbose
         As for :func:`fastdl.experiments.optimizers.run`.
     train_size : int
         The first ``train_size`` training images (the textbook: 1,000).
@@ -63,41 +64,53 @@ def run(
         One row per scale (both variants); series keyed ``"<scale> BN"`` and ``"<scale> no BN"``
         with the scale formatted ``.2e``.
     """
+    scales = [float(w) for w in scales]
     settings = dict(
         dataset=dataset, data=data, epochs=epochs, seed=seed, out=out, train_size=train_size,
-        batch_size=batch_size, lr=lr, scales=[float(w) for w in scales], hidden=list(hidden),
+        batch_size=batch_size, lr=lr, scales=scales, hidden=list(hidden),
+        workers=_common.resolve_workers(workers, 2 * len(scales)),
     )  # fmt: skip
     run_ = _common.Run("batchnorm", settings, verbose)
-    (x, t), (x_test, t_test) = _common.load_data(dataset, data, train_size)
-    sets = {"train": (x, t), "test": (x_test, t_test)}
+    shared = _common.load_data(dataset, data, train_size)
+    tasks = [(scale, bn, settings) for scale in scales for bn in (False, True)]
     rows, series = [], {}
-    for scale in settings["scales"]:
-        row = {"scale": scale}
-        for bn, suffix in ((False, ""), (True, "_bn")):
-            model = models.mlp(
-                784, tuple(hidden), 10, activation="relu", init=scale, batchnorm=bn, rng=seed
-            )
-            opt = get_optimizer("sgd", lr=lr)
-            with np.errstate(over="ignore", invalid="ignore"):  # unnormalised nets may blow up
-                _, s = _common.train(
-                    model, opt, x, t, epochs=epochs, batch_size=batch_size, seed=seed, sets=sets
-                )
-            series[f"{scale:.2e} {'BN' if bn else 'no BN'}"] = s
-            row["train_acc" + suffix] = s["train_acc"][-1]
-            row["test_acc" + suffix] = s["test_acc"][-1]
-        rows.append(row)
-        run_.log(
-            f"std {scale:.2e}: train acc {row['train_acc']:.3f} without BN, "
-            f"{row['train_acc_bn']:.3f} with BN"
-        )
+    for scale, bn, s in _common.map_tasks(_train, tasks, shared, settings["workers"]):
+        series[f"{scale:.2e} {'BN' if bn else 'no BN'}"] = s
+        if not bn:  # the first of the pair
+            rows.append({"scale": scale})
+        suffix = "_bn" if bn else ""
+        rows[-1]["train_acc" + suffix] = s["train_acc"][-1]
+        rows[-1]["test_acc" + suffix] = s["test_acc"][-1]
+        run_.log(f"std {scale:.2e}, {'BN' if bn else 'no BN'}: train acc {s['train_acc'][-1]:.3f}")
     return run_.finish(
         rows,
         series,
         COLUMNS,
-        [lambda r: _plot_grid(r, series, settings["scales"]), lambda r: _plot_summary(r, rows)],
+        [lambda r: _plot_grid(r, series, scales), lambda r: _plot_summary(r, rows)],
         title="Batch normalisation vs initial weight scale",
-        notes=f"Accuracies after the last epoch; training on the first {len(x)} images.",
+        notes=f"Accuracies after the last epoch; training on the first {len(shared[0][0])} images.",
     )
+
+
+def _train(task, shared):
+    """One (scale, batchnorm) pair: returns (scale, batchnorm, series)."""
+    scale, bn, st = task
+    (x, t), test = shared
+    model = models.mlp(
+        784, tuple(st["hidden"]), 10, activation="relu", init=scale, batchnorm=bn, rng=st["seed"]
+    )
+    with np.errstate(over="ignore", invalid="ignore"):  # unnormalised nets may blow up
+        _, s = _common.train(
+            model,
+            get_optimizer("sgd", lr=st["lr"]),
+            x,
+            t,
+            epochs=st["epochs"],
+            batch_size=st["batch_size"],
+            seed=st["seed"],
+            sets={"train": (x, t), "test": test},
+        )
+    return scale, bn, s
 
 
 def _plot_grid(run_, series, scales):
@@ -112,6 +125,7 @@ def _plot_grid(run_, series, scales):
             acc = series[f"{scales[i]:.2e} {name}"]["train_acc"]
             ax.plot(np.arange(1, len(acc) + 1), acc, style, label=name)
         ax.set_title(f"W std {scales[i]:.2e}", fontsize="small")
+        _common.integer_ticks(ax)
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
     axes[0, 0].legend(fontsize="x-small", loc="lower right")

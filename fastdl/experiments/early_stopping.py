@@ -42,13 +42,14 @@ def run(
     patience=(2, 5, 10),
     validation_split=0.1,
     hidden=(100, 100),
+    workers=None,
     verbose=False,
 ):
     """Train without early stopping and with ``EarlyStopping(patience=p)`` for each ``p``.
 
     Parameters
     ----------
-    dataset, data, seed, out, train_size, batch_size, verbose
+    dataset, data, seed, out, train_size, batch_size, workers, verbose
         As for :func:`fastdl.experiments.optimizers.run`.
     epochs : int
         Maximum number of epochs.
@@ -69,59 +70,65 @@ def run(
     settings = dict(
         dataset=dataset, data=data, epochs=epochs, seed=seed, out=out, train_size=train_size,
         batch_size=batch_size, lr=lr, patience=list(patience), validation_split=validation_split,
-        hidden=list(hidden),
+        hidden=list(hidden), workers=_common.resolve_workers(workers, len(patience) + 1),
     )  # fmt: skip
     run_ = _common.Run("early-stopping", settings, verbose)
-    (x, t), (x_test, t_test) = _common.load_data(dataset, data, train_size)
-    (x, t), val = split_validation(x, t, validation_split)
-    sets = {"train": (x, t), "test": (x_test, t_test)}
+    (x, t), test = _common.load_data(dataset, data, train_size)
+    train, val = split_validation(x, t, validation_split)
+    tasks = [(p, settings) for p in [None, *patience]]
     rows, series = [], {}
-    for p in [None, *patience]:
-        label = "no early stopping" if p is None else f"patience {p}"
-        cbs = [] if p is None else [EarlyStopping("val_loss", p, restore_best_weights=True)]
-        model = models.mlp(784, tuple(hidden), 10, rng=seed)
-        opt = get_optimizer("adam", lr=lr)
-        _, s = _common.train(
-            model,
-            opt,
-            x,
-            t,
-            epochs=epochs,
-            batch_size=batch_size,
-            seed=seed,
-            sets=sets,
-            callbacks=cbs,
-            validation_data=val,
-        )
-        series[label] = s
-        if p is None:
-            best, stopped = int(np.argmin(s["val_loss"])), None
-        else:
-            best, stopped = cbs[0].best_epoch, cbs[0].stopped_epoch
-        rows.append(
-            {
-                "config": label,
-                "patience": p,
-                "epochs_run": len(s["val_loss"]),
-                "stopped_epoch": None if stopped is None else stopped + 1,
-                "best_epoch": best + 1,
-                "best_val_loss": s["val_loss"][best],
-                "final_val_loss": s["val_loss"][-1],
-                "test_acc": evaluate(model, x_test, t_test)[1],
-                "time": sum(s["epoch_time"]),
-            }
-        )
-        run_.log(f"{label}: {len(s['val_loss'])} epochs, best epoch {best + 1}")
+    for s, row in _common.map_tasks(_train, tasks, (train, val, test), settings["workers"]):
+        series[row["config"]] = s
+        rows.append(row)
+        run_.log(f"{row['config']}: {row['epochs_run']} epochs, best epoch {row['best_epoch']}")
     return run_.finish(
         rows,
         series,
         COLUMNS,
         [lambda r: _plot(r, rows, series)],
         title="Early stopping",
-        notes=f"{len(x)} training and {len(val[0])} validation images (the last "
+        notes=f"{len(train[0])} training and {len(val[0])} validation images (the last "
         f"{validation_split:.0%} of the training data). Epochs are 1-based. With early stopping "
         "the returned model has the weights of the best epoch (lowest validation loss).",
     )
+
+
+def _train(task, shared):
+    """One configuration (``patience`` None: no early stopping): returns (series, row)."""
+    patience, st = task
+    (x, t), val, (x_test, t_test) = shared
+    cbs = (
+        [] if patience is None else [EarlyStopping("val_loss", patience, restore_best_weights=True)]
+    )
+    model = models.mlp(784, tuple(st["hidden"]), 10, rng=st["seed"])
+    _, s = _common.train(
+        model,
+        get_optimizer("adam", lr=st["lr"]),
+        x,
+        t,
+        epochs=st["epochs"],
+        batch_size=st["batch_size"],
+        seed=st["seed"],
+        sets={"train": (x, t), "test": (x_test, t_test)},
+        callbacks=cbs,
+        validation_data=val,
+    )
+    if patience is None:
+        best, stopped = int(np.argmin(s["val_loss"])), None
+    else:
+        best, stopped = cbs[0].best_epoch, cbs[0].stopped_epoch
+    row = {
+        "config": "no early stopping" if patience is None else f"patience {patience}",
+        "patience": patience,
+        "epochs_run": len(s["val_loss"]),
+        "stopped_epoch": None if stopped is None else stopped + 1,
+        "best_epoch": best + 1,
+        "best_val_loss": s["val_loss"][best],
+        "final_val_loss": s["val_loss"][-1],
+        "test_acc": evaluate(model, x_test, t_test)[1],
+        "time": sum(s["epoch_time"]),
+    }
+    return s, row
 
 
 def _plot(run_, rows, series):

@@ -43,13 +43,14 @@ def run(
     lr=0.001,
     levels=LEVELS,
     hidden=(100, 100),
+    workers=None,
     verbose=False,
 ):
     """Train one MLP per flood level ``b``; train/test loss and accuracy per epoch.
 
     Parameters
     ----------
-    dataset, data, epochs, seed, out, train_size, batch_size, verbose
+    dataset, data, epochs, seed, out, train_size, batch_size, workers, verbose
         As for :func:`fastdl.experiments.optimizers.run`.
     optimizer : str
         A name for :func:`fastdl.get_optimizer`.
@@ -64,37 +65,22 @@ def run(
         One row per ``b`` (values after the last epoch, plus the minimum test loss and the
         best test accuracy over the epochs); series keyed ``"b=<b>"``.
     """
+    levels = [float(b) for b in levels]
     settings = dict(
         dataset=dataset, data=data, epochs=epochs, seed=seed, out=out, train_size=train_size,
-        batch_size=batch_size, optimizer=optimizer, lr=lr, levels=[float(b) for b in levels],
-        hidden=list(hidden),
+        batch_size=batch_size, optimizer=optimizer, lr=lr, levels=levels, hidden=list(hidden),
+        workers=_common.resolve_workers(workers, len(levels)),
     )  # fmt: skip
     run_ = _common.Run("flooding", settings, verbose)
-    (x, t), (x_test, t_test) = _common.load_data(dataset, data, train_size)
-    sets = {"train": (x, t), "test": (x_test, t_test)}
+    shared = _common.load_data(dataset, data, train_size)
+    tasks = [(b, settings) for b in levels]
     rows, series = [], {}
-    for b in settings["levels"]:
-        model = models.mlp(784, tuple(hidden), 10, rng=seed)
-        opt = get_optimizer(optimizer, lr=lr)
-        loss = Flooding(SoftmaxCrossEntropy(), b)
-        _, s = _common.train(
-            model, opt, x, t, epochs=epochs, batch_size=batch_size, seed=seed, sets=sets, loss=loss
+    for s, row in _common.map_tasks(_train, tasks, shared, settings["workers"]):
+        series[f"b={row['b']:g}"] = s
+        rows.append(row)
+        run_.log(
+            f"b={row['b']:g}: train loss {row['train_loss']:.4f}, test acc {row['test_acc']:.4f}"
         )
-        series[f"b={b:g}"] = s
-        low = int(np.argmin(s["test_loss"]))
-        rows.append(
-            {
-                "b": b,
-                "train_loss": s["train_loss"][-1],
-                "test_loss": s["test_loss"][-1],
-                "min_test_loss": s["test_loss"][low],
-                "min_test_loss_epoch": low + 1,
-                "train_acc": s["train_acc"][-1],
-                "test_acc": s["test_acc"][-1],
-                "best_test_acc": max(s["test_acc"]),
-            }
-        )
-        run_.log(f"b={b:g}: train loss {s['train_loss'][-1]:.4f}, test acc {s['test_acc'][-1]:.4f}")
     return run_.finish(
         rows,
         series,
@@ -103,6 +89,36 @@ def run(
         title="Flooding",
         notes="Losses: plain cross-entropy after the last epoch, in inference mode.",
     )
+
+
+def _train(task, shared):
+    """One flood level: returns (series, row)."""
+    b, st = task
+    (x, t), test = shared
+    model = models.mlp(784, tuple(st["hidden"]), 10, rng=st["seed"])
+    _, s = _common.train(
+        model,
+        get_optimizer(st["optimizer"], lr=st["lr"]),
+        x,
+        t,
+        epochs=st["epochs"],
+        batch_size=st["batch_size"],
+        seed=st["seed"],
+        sets={"train": (x, t), "test": test},
+        loss=Flooding(SoftmaxCrossEntropy(), b),
+    )
+    low = int(np.argmin(s["test_loss"]))
+    row = {
+        "b": b,
+        "train_loss": s["train_loss"][-1],
+        "test_loss": s["test_loss"][-1],
+        "min_test_loss": s["test_loss"][low],
+        "min_test_loss_epoch": low + 1,
+        "train_acc": s["train_acc"][-1],
+        "test_acc": s["test_acc"][-1],
+        "best_test_acc": max(s["test_acc"]),
+    }
+    return s, row
 
 
 def _plot(run_, series):

@@ -10,32 +10,17 @@ run in parallel over the local cores (``workers``) where the textbook runs them 
 
 Reproducibility: trial ``i`` draws its hyperparameters and its seed (weights and batch order)
 from the ``i``-th child of ``numpy.random.SeedSequence(seed).spawn(trials)``, so the results do
-not depend on the number of workers or on scheduling. Worker processes are started with the
-``spawn`` method and ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS`` and
-``NUMBA_NUM_THREADS`` set to 1 (one process per core, no oversubscription). With ``workers > 1``
-a script calling this must guard its entry point with ``if __name__ == "__main__":`` (the spawned
-workers import the main module).
+not depend on the number of workers or on scheduling (the workers are those of every experiment,
+see :func:`fastdl.experiments._common.map_tasks`).
 """
-
-import contextlib
-import os
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 
 import numpy as np
 
-from .. import _backend, models
+from .. import models
 from ..optimizers import get_optimizer
 from ..regularizers import L2
 from ..training import split_validation
 from . import _common
-
-THREAD_VARIABLES = (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "NUMBA_NUM_THREADS",
-)
 
 COLUMNS = [
     ("rank", "rank", "d"),
@@ -46,8 +31,6 @@ COLUMNS = [
     ("best_val_acc", "best val acc (%)", "pct"),
     ("train_acc", "train acc (%)", "pct"),
 ]
-
-_WORKER_DATA = {}  # set in each worker process by _init_worker
 
 
 def run(
@@ -78,8 +61,8 @@ def run(
         The first ``train_size`` training images are shuffled (with ``seed``) and split.
     trials : int
     workers : int, optional
-        Processes (default ``os.cpu_count()``, at most ``trials``); 1 runs the trials in this
-        process.
+        Processes (default: one per core, at most ``trials``); 0 runs the trials in this
+        process. See :func:`fastdl.experiments._common.map_tasks`.
     validation_split : float in (0, 1)
         Fraction of the ``train_size`` images held out for validation.
     lr_exponents, weight_decay_exponents : (float, float)
@@ -95,15 +78,13 @@ def run(
         the table shows the first ``top``. Series keyed ``"trial <n>"`` (1-based) with ``loss``,
         ``val_loss``, ``val_acc`` and ``acc`` (mini-batch training accuracy) per epoch.
     """
-    _check_count("trials", trials)
-    _check_count("top", top)
-    workers = min(trials, os.cpu_count() or 1) if workers is None else workers
-    _check_count("workers", workers)
+    _common.check_count("trials", trials)
+    _common.check_count("top", top)
     settings = dict(
         dataset=dataset, data=data, epochs=epochs, seed=seed, out=out, train_size=train_size,
-        batch_size=batch_size, trials=trials, workers=workers, validation_split=validation_split,
+        batch_size=batch_size, trials=trials, validation_split=validation_split,
         lr_exponents=list(lr_exponents), weight_decay_exponents=list(weight_decay_exponents),
-        hidden=list(hidden), top=top,
+        hidden=list(hidden), top=top, workers=_common.resolve_workers(workers, trials),
     )  # fmt: skip
     run_ = _common.Run("hyperparams", settings, verbose)
     (x, t), _ = _common.load_data(dataset, data, train_size)  # the test set stays unused
@@ -114,11 +95,10 @@ def run(
         rng = np.random.default_rng(child)
         lr = 10 ** rng.uniform(*lr_exponents)
         weight_decay = 10 ** rng.uniform(*weight_decay_exponents)
-        trial_seed = int(child.generate_state(1)[0])
+        trial_seed = int(rng.integers(2**32))  # weights and batch order
         tasks.append((i + 1, float(lr), float(weight_decay), trial_seed, settings))
-    backend = _backend.get_backend()
     results = []
-    for result in _run_trials(tasks, split, backend, workers):
+    for result in _common.map_tasks(_trial, tasks, split, settings["workers"]):
         results.append(result)
         run_.log(
             f"trial {result['trial']}/{trials}: lr {result['lr']:.2e}, "
@@ -142,71 +122,23 @@ def run(
     )
 
 
-def _check_count(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-
-
-def _run_trials(tasks, split, backend, workers):
-    """Yield the trial results in trial order, from this process or from a spawn pool."""
-    if workers == 1:
-        for task in tasks:
-            yield _trial(task, split, backend)
-        return
-    with ProcessPoolExecutor(
-        workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(split,)
-    ) as pool:
-        with _single_threaded_children():  # the workers start during submit
-            futures = [pool.submit(_worker_trial, task, backend) for task in tasks]
-        try:
-            for future in futures:
-                yield future.result()
-        finally:  # on an error, do not wait for the remaining trials
-            for future in futures:
-                future.cancel()
-
-
-@contextlib.contextmanager
-def _single_threaded_children():
-    """Set the thread-count variables to 1 for the processes started inside; restore after."""
-    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
-    os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-def _init_worker(split):
-    _WORKER_DATA["split"] = split
-
-
-def _worker_trial(task, backend):
-    return _trial(task, _WORKER_DATA["split"], backend)
-
-
-def _trial(task, split, backend):
+def _trial(task, split):
     """Train one network; returns its row (with its ``series``)."""
     index, lr, weight_decay, trial_seed, settings = task
     (x, t), val = split
     model = models.mlp(784, tuple(settings["hidden"]), 10, rng=trial_seed)
-    with _backend.use_backend(backend):
-        _, s = _common.train(
-            model,
-            get_optimizer("sgd", lr=lr),
-            x,
-            t,
-            epochs=settings["epochs"],
-            batch_size=settings["batch_size"],
-            seed=trial_seed,
-            sets={},
-            regularizer=L2(weight_decay),
-            validation_data=val,
-        )
+    _, s = _common.train(
+        model,
+        get_optimizer("sgd", lr=lr),
+        x,
+        t,
+        epochs=settings["epochs"],
+        batch_size=settings["batch_size"],
+        seed=trial_seed,
+        sets={},
+        regularizer=L2(weight_decay),
+        validation_data=val,
+    )
     return {
         "trial": index,
         "lr": lr,
@@ -261,6 +193,7 @@ def _plot_best(run_, shown, series):
         )
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
+        _common.integer_ticks(ax)
     for ax in list(axes.flat)[len(shown) :]:
         ax.set_visible(False)
     axes[0, 0].legend(fontsize="x-small")

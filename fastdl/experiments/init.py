@@ -45,13 +45,14 @@ def run(
     activations=("sigmoid", "relu"),
     inits=INITS,
     hidden=(100, 100, 100, 100),
+    workers=None,
     verbose=False,
 ):
     """Train the MLP with each (activation, initialisation) pair, plain SGD.
 
     Parameters
     ----------
-    dataset, data, epochs, seed, out, train_size, batch_size, verbose
+    dataset, data, epochs, seed, out, train_size, batch_size, workers, verbose
         As for :func:`fastdl.experiments.optimizers.run`.
     lr : float
         SGD learning rate.
@@ -66,35 +67,20 @@ def run(
     ExperimentResult
         One row per (activation, init); series keyed ``"<activation> <init label>"``.
     """
+    pairs = [(act, label, init) for act in activations for label, init in inits.items()]
     settings = dict(
         dataset=dataset, data=data, epochs=epochs, seed=seed, out=out, train_size=train_size,
         batch_size=batch_size, lr=lr, activations=list(activations), inits=dict(inits),
-        hidden=list(hidden),
+        hidden=list(hidden), workers=_common.resolve_workers(workers, len(pairs)),
     )  # fmt: skip
     run_ = _common.Run("init", settings, verbose)
-    (x, t), (x_test, t_test) = _common.load_data(dataset, data, train_size)
-    sets = {"train": (x, t), "test": (x_test, t_test)}
+    shared = _common.load_data(dataset, data, train_size)
     rows, series = [], {}
-    for act in activations:
-        for label, init in inits.items():
-            model = models.mlp(784, tuple(hidden), 10, activation=act, init=init, rng=seed)
-            opt = get_optimizer("sgd", lr=lr)
-            _, s = _common.train(
-                model, opt, x, t, epochs=epochs, batch_size=batch_size, seed=seed, sets=sets
-            )
-            series[f"{act} {label}"] = s
-            rows.append(
-                {
-                    "activation": act,
-                    "init": label,
-                    "first_loss": float(np.mean(s["iteration_loss"][:10])),
-                    "final_loss": s["loss"][-1],
-                    "train_acc": s["train_acc"][-1],
-                    "test_acc": s["test_acc"][-1],
-                    "time": sum(s["epoch_time"]),
-                }
-            )
-            run_.log(f"{act}, {label}: loss {s['loss'][-1]:.4f}, test acc {s['test_acc'][-1]:.4f}")
+    tasks = [(*pair, settings) for pair in pairs]
+    for s, row in _common.map_tasks(_train, tasks, shared, settings["workers"]):
+        series[f"{row['activation']} {row['init']}"] = s
+        rows.append(row)
+        run_.log(f"{row['activation']}, {row['init']}: test acc {row['test_acc']:.4f}")
     return run_.finish(
         rows,
         series,
@@ -104,6 +90,33 @@ def run(
         notes='LeCun = N(0, 1/n_in), the textbook\'s "Xavier"; Glorot = N(0, 2/(n_in + n_out)); '
         "He = N(0, 2/n_in).",
     )
+
+
+def _train(task, shared):
+    """One (activation, initialiser) pair: returns (series, row)."""
+    act, label, init, st = task
+    (x, t), test = shared
+    model = models.mlp(784, tuple(st["hidden"]), 10, activation=act, init=init, rng=st["seed"])
+    _, s = _common.train(
+        model,
+        get_optimizer("sgd", lr=st["lr"]),
+        x,
+        t,
+        epochs=st["epochs"],
+        batch_size=st["batch_size"],
+        seed=st["seed"],
+        sets={"train": (x, t), "test": test},
+    )
+    row = {
+        "activation": act,
+        "init": label,
+        "first_loss": float(np.mean(s["iteration_loss"][:10])),
+        "final_loss": s["loss"][-1],
+        "train_acc": s["train_acc"][-1],
+        "test_acc": s["test_acc"][-1],
+        "time": sum(s["epoch_time"]),
+    }
+    return s, row
 
 
 def _plot(run_, series, activations, inits):

@@ -45,6 +45,7 @@ def run(
     batch_size=128,
     optimizers=NAMES,
     hidden=(100, 100, 100, 100),
+    workers=None,
     verbose=False,
 ):
     """Train the same MLP with each optimizer; loss per iteration, accuracy per epoch.
@@ -64,7 +65,12 @@ def run(
         Names for :func:`fastdl.get_optimizer`, each used with its default hyperparameters.
     hidden : sequence of int
         Hidden layer widths.
+    workers : int, optional
+        Single-threaded processes for the configurations (default: one per core, at most one
+        per configuration); 0 trains them in this process. See
+        :func:`fastdl.experiments._common.map_tasks`.
     verbose : bool
+        Print a line per finished configuration.
 
     Returns
     -------
@@ -74,33 +80,16 @@ def run(
     settings = dict(
         dataset=dataset, data=data, epochs=epochs, seed=seed, out=out, train_size=train_size,
         batch_size=batch_size, optimizers=list(optimizers), hidden=list(hidden),
+        workers=_common.resolve_workers(workers, len(optimizers)),
     )  # fmt: skip
     run_ = _common.Run("optimizers", settings, verbose)
-    (x, t), (x_test, t_test) = _common.load_data(dataset, data, train_size)
-    sets = {"train": (x, t), "test": (x_test, t_test)}
+    shared = _common.load_data(dataset, data, train_size)
+    tasks = [(name, settings) for name in optimizers]
     rows, series = [], {}
-    for name in optimizers:
-        opt = get_optimizer(name)
-        label = type(opt).__name__
-        model = models.mlp(784, tuple(hidden), 10, activation="relu", init="he_normal", rng=seed)
-        _, s = _common.train(
-            model, opt, x, t, epochs=epochs, batch_size=batch_size, seed=seed, sets=sets
-        )
+    for label, s, row in _common.map_tasks(_train, tasks, shared, settings["workers"]):
         series[label] = s
-        best = int(np.argmax(s["test_acc"]))
-        rows.append(
-            {
-                "optimizer": label,
-                "lr": opt.lr,
-                "final_loss": s["loss"][-1],
-                "train_acc": s["train_acc"][-1],
-                "test_acc": s["test_acc"][-1],
-                "best_test_acc": s["test_acc"][best],
-                "best_epoch": best + 1,
-                "time": sum(s["epoch_time"]),
-            }
-        )
-        run_.log(f"{label}: test acc {s['test_acc'][-1]:.4f}")
+        rows.append(row)
+        run_.log(f"{label}: test acc {row['test_acc']:.4f}")
     return run_.finish(
         rows,
         series,
@@ -110,6 +99,39 @@ def run(
         notes=f"Optimizers available: {', '.join(OPTIMIZERS)}. "
         "Train loss: mean mini-batch loss of the last epoch.",
     )
+
+
+def _train(task, shared):
+    """One optimizer: returns (label, series, row)."""
+    name, st = task
+    (x, t), test = shared
+    opt = get_optimizer(name)
+    model = models.mlp(
+        784, tuple(st["hidden"]), 10, activation="relu", init="he_normal", rng=st["seed"]
+    )
+    sets = {"train": (x, t), "test": test}
+    _, s = _common.train(
+        model,
+        opt,
+        x,
+        t,
+        epochs=st["epochs"],
+        batch_size=st["batch_size"],
+        seed=st["seed"],
+        sets=sets,
+    )
+    best = int(np.argmax(s["test_acc"]))
+    row = {
+        "optimizer": type(opt).__name__,
+        "lr": opt.lr,
+        "final_loss": s["loss"][-1],
+        "train_acc": s["train_acc"][-1],
+        "test_acc": s["test_acc"][-1],
+        "best_test_acc": s["test_acc"][best],
+        "best_epoch": best + 1,
+        "time": sum(s["epoch_time"]),
+    }
+    return row["optimizer"], s, row
 
 
 def _plot(run_, series):

@@ -41,13 +41,14 @@ def weight_decay(
     l2=(0.01, 0.03, 0.1),
     l1=(0.003, 0.01),
     hidden=(100, 100, 100, 100, 100, 100),
+    workers=None,
     verbose=False,
 ):
     """Overfitting with and without weight decay: no decay, L2 for each ``l2``, L1 for each ``l1``.
 
     Parameters
     ----------
-    dataset, data, epochs, seed, out, batch_size, verbose
+    dataset, data, epochs, seed, out, batch_size, workers, verbose
         As for :func:`fastdl.experiments.optimizers.run`.
     train_size : int
         The first ``train_size`` training images (the textbook: 300).
@@ -63,13 +64,14 @@ def weight_decay(
         One row per configuration (``"none"``, ``"L2 0.1"``, ``"L1 0.001"``...), the series keyed
         the same way. ``gap`` is train minus test accuracy in percentage points.
     """
-    settings = dict(
-        dataset=dataset, data=data, epochs=epochs, seed=seed, out=out, train_size=train_size,
-        batch_size=batch_size, lr=lr, l2=list(l2), l1=list(l1), hidden=list(hidden),
-    )  # fmt: skip
     configs = [("none", {}, None)]
     configs += [(f"L2 {lam:g}", {}, L2(lam)) for lam in l2]
     configs += [(f"L1 {lam:g}", {}, L1(lam)) for lam in l1]
+    settings = dict(
+        dataset=dataset, data=data, epochs=epochs, seed=seed, out=out, train_size=train_size,
+        batch_size=batch_size, lr=lr, l2=list(l2), l1=list(l1), hidden=list(hidden),
+        workers=_common.resolve_workers(workers, len(configs)),
+    )  # fmt: skip
     return _compare("weight-decay", settings, configs, verbose, "Weight decay against overfitting")
 
 
@@ -86,13 +88,14 @@ def dropout(
     ratios=(0.1, 0.2, 0.3, 0.5),
     mode="textbook",
     hidden=(100, 100, 100, 100, 100, 100),
+    workers=None,
     verbose=False,
 ):
     """Overfitting with and without dropout after every hidden layer, for each ratio.
 
     Parameters
     ----------
-    dataset, data, epochs, seed, out, train_size, batch_size, lr, hidden, verbose
+    dataset, data, epochs, seed, out, train_size, batch_size, lr, hidden, workers, verbose
         As for :func:`weight_decay`.
     ratios : sequence of float in (0, 1)
         Dropout ratios (the textbook: 0.2).
@@ -104,59 +107,63 @@ def dropout(
     ExperimentResult
         One row per configuration (``"none"``, ``"dropout 0.2"``...), series keyed the same way.
     """
+    configs = [("none", {}, None)]
+    configs += [(f"dropout {r:g}", {"dropout": r, "dropout_mode": mode}, None) for r in ratios]
     settings = dict(
         dataset=dataset, data=data, epochs=epochs, seed=seed, out=out, train_size=train_size,
         batch_size=batch_size, lr=lr, ratios=list(ratios), mode=mode, hidden=list(hidden),
+        workers=_common.resolve_workers(workers, len(configs)),
     )  # fmt: skip
-    configs = [("none", {}, None)]
-    configs += [(f"dropout {r:g}", {"dropout": r, "dropout_mode": mode}, None) for r in ratios]
     return _compare("dropout", settings, configs, verbose, "Dropout against overfitting")
 
 
 def _compare(name, settings, configs, verbose, title):
     """Train one network per ``(label, mlp kwargs, regularizer)`` config; table and plot."""
     run_ = _common.Run(name, settings, verbose)
-    (x, t), (x_test, t_test) = _common.load_data(
-        settings["dataset"], settings["data"], settings["train_size"]
-    )
-    sets = {"train": (x, t), "test": (x_test, t_test)}
+    shared = _common.load_data(settings["dataset"], settings["data"], settings["train_size"])
+    tasks = [(*config, settings) for config in configs]
     rows, series = [], {}
-    for label, kwargs, reg in configs:
-        model = models.mlp(784, tuple(settings["hidden"]), 10, rng=settings["seed"], **kwargs)
-        opt = get_optimizer("sgd", lr=settings["lr"])
-        _, s = _common.train(
-            model,
-            opt,
-            x,
-            t,
-            epochs=settings["epochs"],
-            batch_size=settings["batch_size"],
-            seed=settings["seed"],
-            sets=sets,
-            regularizer=reg,
-        )
+    for label, s, row in _common.map_tasks(_train, tasks, shared, settings["workers"]):
         series[label] = s
-        train_acc, test_acc = s["train_acc"][-1], s["test_acc"][-1]
-        rows.append(
-            {
-                "config": label,
-                "train_acc": train_acc,
-                "test_acc": test_acc,
-                "gap": 100 * (train_acc - test_acc),
-                "best_test_acc": max(s["test_acc"]),
-                "time": sum(s["epoch_time"]),
-            }
-        )
-        run_.log(f"{label}: train acc {train_acc:.4f}, test acc {test_acc:.4f}")
+        rows.append(row)
+        run_.log(f"{label}: train acc {row['train_acc']:.4f}, test acc {row['test_acc']:.4f}")
     return run_.finish(
         rows,
         series,
         COLUMNS,
         [lambda r: _plot(r, series)],
         title=title,
-        notes=f"Training on the first {len(x)} images; accuracies after the last epoch, "
-        "measured in inference mode; gap = train - test accuracy.",
+        notes=f"Training on the first {len(shared[0][0])} images; accuracies after the last "
+        "epoch, measured in inference mode; gap = train - test accuracy.",
     )
+
+
+def _train(task, shared):
+    """One configuration: returns (label, series, row)."""
+    label, kwargs, reg, st = task
+    (x, t), test = shared
+    model = models.mlp(784, tuple(st["hidden"]), 10, rng=st["seed"], **kwargs)
+    _, s = _common.train(
+        model,
+        get_optimizer("sgd", lr=st["lr"]),
+        x,
+        t,
+        epochs=st["epochs"],
+        batch_size=st["batch_size"],
+        seed=st["seed"],
+        sets={"train": (x, t), "test": test},
+        regularizer=reg,
+    )
+    train_acc, test_acc = s["train_acc"][-1], s["test_acc"][-1]
+    row = {
+        "config": label,
+        "train_acc": train_acc,
+        "test_acc": test_acc,
+        "gap": 100 * (train_acc - test_acc),
+        "best_test_acc": max(s["test_acc"]),
+        "time": sum(s["epoch_time"]),
+    }
+    return label, s, row
 
 
 def _plot(run_, series):
