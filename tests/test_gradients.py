@@ -182,7 +182,21 @@ def test_branch_points_follow_pytorch(backend, dtype, act, params, z, y_want, gr
 
 
 F32 = np.finfo(np.float32)
-EXTREMES = [0.0, 1e4, -1e4, 88.0, -88.0, 700.0, -700.0, F32.max, F32.min, F32.tiny, -F32.tiny]
+EXTREMES = [
+    0.0,
+    1e4,
+    -1e4,
+    88.0,
+    -88.0,
+    700.0,
+    -700.0,
+    1e20,
+    -1e20,
+    F32.max,
+    F32.min,
+    F32.tiny,
+    -F32.tiny,
+]
 
 
 @pytest.mark.filterwarnings("error")

@@ -23,7 +23,7 @@ GELU_CLIP = 10.0  # as the reference: tanh of the GELU polynomial is +-1 beyond 
 EXP_CLIP = 20.0  # tanhexp, mish: tanh(e**z), tanh(softplus(z)) are 1 beyond (the reference)
 
 
-@jit()
+@jit(reassociate=False)
 def _exp(v, kind, out, bits, m):
     """``out[:m] = exp(a)``, 0 where ``exp(a)`` would be subnormal, for ``a`` given by ``kind``.
 
@@ -65,7 +65,7 @@ def _exp(v, kind, out, bits, m):
             out[j] = (p * r + T(1)) * scale[j]
 
 
-@jit()
+@jit(reassociate=False)
 def _tanh(v, out, bits, m):
     """``out[:m] = tanh(v[:m])`` from ``q = exp(-2|v|)``, a series near 0."""
     T = v.dtype.type
@@ -80,7 +80,7 @@ def _tanh(v, out, bits, m):
         out[j] = -t if v[j] < 0 else t
 
 
-@jit()
+@jit(reassociate=False)
 def _log1p_unit(u, out, m):
     """``out[:m] = log(1 + u[:m])`` for ``0 <= u <= 1``: ``2*atanh(s)``, ``s = u/(2+u) <= 1/3``.
 
@@ -106,7 +106,7 @@ def _log1p_unit(u, out, m):
             out[j] = T(2) * s * p
 
 
-@jit()
+@jit(reassociate=False)
 def _sigmoid(z, out, bits, m):
     """``out[:m] = sigmoid(z[:m])`` from ``e = exp(-|z|)``: ``1/(1+e)`` or ``e/(1+e)``."""
     T = z.dtype.type
@@ -117,7 +117,7 @@ def _sigmoid(z, out, bits, m):
         out[j] = r if z[j] >= 0 else e * r
 
 
-@jit()
+@jit(reassociate=False)
 def _gelu_t(z, v, out, bits, m):
     """``out[:m] = tanh(c*(zc + a*zc**3))``, ``zc = clip(z, -10, 10)``; ``v`` is scratch."""
     T = z.dtype.type
@@ -127,7 +127,7 @@ def _gelu_t(z, v, out, bits, m):
     _tanh(v, out, bits, m)
 
 
-@jit()
+@jit(reassociate=False)
 def _mish_t(z, out, bits, m):
     """``out[:m] = tanh(softplus(z))`` as ``n / (n + 2)`` with ``n = u*(u + 2)``, ``u = e**z``."""
     T = z.dtype.type
@@ -138,7 +138,7 @@ def _mish_t(z, out, bits, m):
         out[j] = n / (n + T(2))
 
 
-@jit()
+@jit(reassociate=False)
 def forward(code, p, z, y, s1, s2, bits, m):
     """``y[:m] = act(z[:m])`` for activation number ``code`` (the order of ``ACTIVATIONS``).
 
@@ -196,7 +196,7 @@ def forward(code, p, z, y, s1, s2, bits, m):
             y[j] = T(0.5) * z[j] * (one + s1[j])
 
 
-@jit()
+@jit(reassociate=False)
 def derivative(code, p, z, s1, s2, bits, m):
     """``s1[:m] = act'(z[:m])``, at the branch points as the reference.
 

@@ -10,6 +10,10 @@ cache : True
     ``RuntimeWarning`` says so: new processes recompile, nothing fails.
 fastmath : ``FASTMATH``
     Only LLVM fast-math flags that keep NaN and inf semantics (no ``nnan``, no ``ninf``).
+    ``@jit(reassociate=False)`` drops ``reassoc``: LLVM may then not regroup products, which
+    element-wise formulas with huge and tiny factors need (``z * (e**20 * 0)`` regrouped as
+    ``(z * e**20) * 0`` is NaN for ``z = 1e30`` in float32). Loops that sum need ``reassoc``
+    to vectorise.
 nogil : True
     Kernels release the GIL, so Python threads can run them concurrently.
 error_model : "numpy"
@@ -43,8 +47,9 @@ def _warn_no_cache(what, exc):
         )
 
 
-def _njit(func, parallel, cache):
-    options = {**OPTIONS, "fastmath": set(FASTMATH), "cache": cache}
+def _njit(func, parallel, reassociate, cache):
+    fastmath = set(FASTMATH) if reassociate else set(FASTMATH) - {"reassoc"}
+    options = {**OPTIONS, "fastmath": fastmath, "cache": cache}
     return numba.njit(parallel=parallel, **options)(func)
 
 
@@ -72,13 +77,15 @@ def _degrade_on_io_error(dispatcher):
     return dispatcher
 
 
-def jit(*, parallel=False):
+def jit(*, parallel=False, reassociate=True):
     """Decorator factory used by every Numba kernel instead of a bare ``numba.njit``.
 
     Parameters
     ----------
     parallel : bool
         Compile ``numba.prange`` loops to run on Numba's thread pool.
+    reassociate : bool
+        Keep LLVM's ``reassoc`` fast-math flag (see ``fastmath`` above).
 
     Returns
     -------
@@ -88,10 +95,10 @@ def jit(*, parallel=False):
 
     def decorate(func):
         try:
-            dispatcher = _njit(func, parallel, cache=True)
+            dispatcher = _njit(func, parallel, reassociate, cache=True)
         except RuntimeError as exc:  # "cannot cache function ...: no locator available ..."
             _warn_no_cache(func.__qualname__, exc)
-            return _njit(func, parallel, cache=False)
+            return _njit(func, parallel, reassociate, cache=False)
         return _degrade_on_io_error(dispatcher)
 
     return decorate
