@@ -4,7 +4,7 @@
 - read-only and non-contiguous inputs give the reference's results and are left untouched;
 - every SIMD variant of the bias+activation loops that this CPU runs matches the reference;
 - a ``FASTDL_CYTHON_DEBUG=1`` build (setup.py's own directive logic) raises ``IndexError`` where
-  the release build would read or write out of bounds.
+  the release build would read or write out of bounds, and does not crash.
 """
 
 import ast
@@ -134,23 +134,31 @@ from pkg.cy import _pool
 
 x, dx = np.zeros((1, 2, 4, 4)), np.zeros((1, 2, 4, 4))
 y, argmax = np.zeros((1, 2, 2, 2)), np.zeros((1, 2, 2, 2), np.int64)
-scratch = np.zeros((2, 2), np.int32)
+scratch, shares = np.zeros((2, 2), np.int32), np.zeros((2, 6))  # (N*C, OW), (N*C, OW + W)
 pool = (2, 2, 2, 2, 0, 0)  # kh, kw, sh, sw, ph, pw
-cases = {
-    "argmax smaller than y": lambda: _pool._max_forward(
-        x, y, np.zeros((1, 2, 1, 2), np.int64), scratch, *pool
+cases = {  # name: (call, the error a debug build raises)
+    "argmax smaller than y": (
+        lambda: _pool._max_forward(x, y, np.zeros((1, 2, 1, 2), np.int64), scratch, *pool),
+        IndexError,
     ),
-    "scratch too short": lambda: _pool._max_forward(x, y, argmax, scratch[:1].copy(), *pool),
-    "argmax out of range": lambda: _pool._max_backward(y, argmax + 4, dx, *pool),
-    "dy has fewer channels": lambda: _pool._avg_backward(
-        np.zeros((1, 1, 2, 2)), dx, np.zeros((2, 2)), *pool
+    "scratch has too few rows": (
+        lambda: _pool._max_forward(x, y, argmax, scratch[:1].copy(), *pool), IndexError
+    ),
+    "argmax value out of range": (
+        lambda: _pool._max_backward(y, argmax + 4, dx, *pool), IndexError
+    ),
+    "dy has fewer channels": (
+        lambda: _pool._avg_backward(np.zeros((1, 1, 2, 2)), dx, shares, *pool), IndexError
+    ),
+    "scratch rows too short": (
+        lambda: _pool._avg_backward(y, dx, shares[:, :5].copy(), *pool), ValueError
     ),
 }
-for name, call in cases.items():
+for name, (call, error) in cases.items():
     try:
         call()
-    except IndexError:
-        print("IndexError:", name)
+    except error:
+        print("raised:", name)
     else:
         print("no error:", name)
 """
@@ -170,7 +178,8 @@ def _directives_from_setup_py(env):
 
 
 def test_debug_build_raises_instead_of_crashing(tmp_path):
-    """Compile ``_pool.pyx`` with FASTDL_CYTHON_DEBUG=1 directives; bad buffers raise IndexError."""
+    """Compile ``_pool.pyx`` with FASTDL_CYTHON_DEBUG=1 directives: bad buffers and indices raise
+    IndexError (bounds checks) or ValueError (the loops' own size checks) instead of crashing."""
     pytest.importorskip("Cython")
     pytest.importorskip("setuptools")
     if shutil.which(os.environ.get("CC", "cc")) is None:
@@ -203,4 +212,4 @@ def test_debug_build_raises_instead_of_crashing(tmp_path):
     checked = subprocess.run([sys.executable, "-c", DEBUG_CHECKS], **run)
     assert checked.returncode == 0, f"the debug build crashed:\n{checked.stderr[-3000:]}"
     lines = checked.stdout.splitlines()
-    assert len(lines) == 4 and all(line.startswith("IndexError") for line in lines), lines
+    assert len(lines) == 5 and all(line.startswith("raised:") for line in lines), lines

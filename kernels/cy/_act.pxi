@@ -12,6 +12,7 @@ from cython cimport floating
 from cython.parallel cimport prange
 
 include "_fmath.pxi"
+include "_util.pxi"
 
 # activation names in the order of the branches of _forward_code and _backward_code
 _NAMES = (
@@ -262,6 +263,8 @@ def _forward_code(
 ):
     """Run the forward loop of activation ``code`` (an index into ``_NAMES``)."""
     cdef floating q = p
+    fits(y.shape[0] == x.shape[0] and y.shape[1] == x.shape[1], "y must have the shape of x")
+    fits(b.shape[0] >= (x.shape[1] if rows else 1), "b is too short")
     with nogil:
         if code == 0:
             _forward(<_Identity*>NULL, x, b, y, rows, q)
@@ -297,6 +300,10 @@ def _backward_code(
 ):
     """Run the backward loop of activation ``code`` (an index into ``_NAMES``)."""
     cdef floating q = p
+    fits(dy.shape[0] == x.shape[0] and dy.shape[1] == x.shape[1], "dy must have the shape of x")
+    fits(dx.shape[0] == x.shape[0] and dx.shape[1] == x.shape[1], "dx must have the shape of x")
+    fits(b.shape[0] >= (x.shape[1] if rows else 1), "b is too short")
+    fits(part.shape[1] >= (x.shape[1] if rows else 1), "part is too narrow")
     with nogil:
         if code == 0:
             _backward(<_Identity*>NULL, dy, x, b, dx, part, rows, q)

@@ -112,7 +112,7 @@ def _code_param(act, act_params):
 
 
 def _pieces(x, b, axis):
-    """``[(lo, hi, m, rows)]``: flat ``x[lo:hi]`` as rows of ``m`` covers ``x`` in one or two pieces.
+    """``[(lo, hi, m, rows)]``: flat ``x[lo:hi]`` as rows of ``m``; one or two pieces cover ``x``.
 
     ``rows``: ``b`` is added along each row; otherwise ``b[r % len(b)]`` to all of row ``r``.
     """

@@ -1,4 +1,4 @@
-"""The activation loops of ``_bias_act`` compiled for AVX-512F (imported only on CPUs that have it)."""
+"""``_bias_act``'s activation loops compiled for AVX-512F; imported only on CPUs that have it."""
 
 cdef extern from *:
     """

@@ -5,19 +5,15 @@ ones, and GEMM stays in NumPy's BLAS (``np.matmul``, one GEMM per image, no tran
 
 - forward: ``y[n] = [W | b] @ col[n]`` is NCHW already and includes the bias;
 - backward: ``[dW | db] = sum_n dy[n] @ col[n].T`` (the ones row gives ``db``) and
-  ``dcol[n] = W.T @ dy[n]``, which ``_col2im_part`` adds back into ``dx``.
+  ``dcol[n] = W.T @ dy[n]``, which ``_col2im_chunk`` adds back into ``dx``.
 
 Images go through in chunks whose columns take about ``_CHUNK_BYTES``, so that each chunk's
 ``col`` is still in cache when its GEMMs read it. The compiled loops alternate with the GEMMs
-chunk by chunk, so they do not use OpenMP: after a parallel region OpenMP's threads spin, and
-they fought OpenBLAS's threads for the cores at every chunk (20 to 70 times slower on this
-2-core machine while it was busy). Each loop is instead split over plain threads (one per
-``OMP_NUM_THREADS``, default one per core), which block when idle. Every thread owns whole
-``(n, c)`` image planes: no two threads write one element.
+chunk by chunk, and they run in the calling thread (GIL released) while OpenBLAS uses all cores
+for the GEMMs. Measured on 2 cores (``bench/README.md``): OpenMP threads, which spin after each
+parallel region, fought OpenBLAS's threads at every chunk (5 to 70 times slower while the machine
+was busy); two plain threads splitting each loop were still 5-10 % slower than one thread.
 """
-
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 from cython cimport floating
 from libc.string cimport memcpy, memset
@@ -29,8 +25,6 @@ from .._common import out_size, pair
 include "_util.pxi"
 
 _CHUNK_BYTES = 2 << 20
-_helpers = None  # the ThreadPoolExecutor of the threads besides the caller's, made on first use
-_helper_count = 0
 
 
 def conv2d_forward(x, w, b, stride=1, pad=0):
@@ -51,7 +45,7 @@ def conv2d_forward(x, w, b, stride=1, pad=0):
     w2 = w.reshape(f, -1)  # (F, C*KH*KW)
     if b is not None:
         w2 = np.concatenate([w2, b[:, None]], axis=1)  # (F, C*KH*KW + 1)
-    geo = _Geometry(x.shape, kh, kw, stride, pad)
+    geo = _Geometry(x, kh, kw, stride, pad)
     y = np.empty((x.shape[0], f, geo.oh * geo.ow), dtype=x.dtype)  # (N, F, OH*OW)
     for lo, hi, col in geo.chunks(x, w2.shape[1]):
         np.matmul(w2, col, out=y[lo:hi])
@@ -76,7 +70,7 @@ def conv2d_backward(dy, x, w, stride=1, pad=0):
     """
     f, c, kh, kw = w.shape
     k = c * kh * kw
-    geo = _Geometry(x.shape, kh, kw, stride, pad)
+    geo = _Geometry(x, kh, kw, stride, pad)
     dy3 = dy.reshape(x.shape[0], f, -1)  # (N, F, OH*OW)
     wt = w.reshape(f, k).T  # (C*KH*KW, F)
     grad = np.zeros((f, k + 1), dtype=x.dtype)  # [dW | db]
@@ -85,19 +79,20 @@ def conv2d_backward(dy, x, w, stride=1, pad=0):
     for lo, hi, col in geo.chunks(x, k + 1):
         grad += np.matmul(dy3[lo:hi], col.transpose(0, 2, 1)).sum(axis=0)  # (F, C*KH*KW + 1)
         d = np.matmul(wt, dy3[lo:hi], out=dcol[: hi - lo])  # (chunk, C*KH*KW, OH*OW)
-        _on_threads(_col2im_part, (hi - lo) * c, d, dx[lo:hi], *geo.loop_args)
+        _col2im_chunk(d, dx[lo:hi], *geo.loop_args)
     return dx, grad[:, :k].reshape(w.shape), grad[:, k].copy()
 
 
 class _Geometry:
     """Sizes of one convolution and the chunks of images it goes through."""
 
-    def __init__(self, x_shape, kh, kw, stride, pad):
+    def __init__(self, x, kh, kw, stride, pad):
         (sh, sw), (ph, pw) = pair(stride), pair(pad)
-        self.oh, self.ow = out_size(x_shape[2], x_shape[3], kh, kw, stride, pad)
+        n, c, h, w = x.shape
+        self.oh, self.ow = out_size(h, w, kh, kw, stride, pad)
         self.loop_args = (kh, kw, sh, sw, ph, pw, self.oh, self.ow)
-        col_bytes = (x_shape[1] * kh * kw + 1) * self.oh * self.ow * 8  # one image, float64
-        self.chunk = int(max(1, min(x_shape[0], _CHUNK_BYTES // col_bytes)))
+        col_bytes = (c * kh * kw + 1) * self.oh * self.ow * x.itemsize  # one image
+        self.chunk = int(max(1, min(n, _CHUNK_BYTES // col_bytes)))
 
     def chunks(self, x, rows):
         """Yield ``(lo, hi, col)``: ``col (hi - lo, rows, OH*OW)`` of images ``lo:hi`` of ``x``.
@@ -109,41 +104,16 @@ class _Geometry:
         buf[:, c * self.loop_args[0] * self.loop_args[1] :] = 1
         for lo in range(0, x.shape[0], self.chunk):
             hi = min(lo + self.chunk, x.shape[0])
-            _on_threads(_im2col_part, (hi - lo) * c, x[lo:hi], buf[: hi - lo], *self.loop_args)
+            _im2col_chunk(x[lo:hi], buf[: hi - lo], *self.loop_args)
             yield lo, hi, buf[: hi - lo]
 
 
-def _threads():
-    """Threads for the compiled loops: ``OMP_NUM_THREADS`` if set, else the usable cores."""
-    try:
-        return max(1, int(os.environ["OMP_NUM_THREADS"]))
-    except (KeyError, ValueError):
-        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-
-
-def _on_threads(loop, planes, *args):
-    """Run ``loop(*args, t0, t1)`` over the planes ``[0, planes)`` split evenly over threads.
-
-    The caller takes the first share; the loops release the GIL.
-    """
-    global _helpers, _helper_count
-    parts = min(planes, _threads())
-    cuts = [planes * i // parts for i in range(parts + 1)]
-    if _helper_count < parts - 1:
-        _helpers = ThreadPoolExecutor(parts - 1, thread_name_prefix="fastdl-cython-conv")
-        _helper_count = parts - 1
-    futures = [_helpers.submit(loop, *args, cuts[i], cuts[i + 1]) for i in range(1, parts)]
-    loop(*args, cuts[0], cuts[1])
-    for future in futures:
-        future.result()
-
-
-def _im2col_part(
+def _im2col_chunk(
     const floating[:, :, :, ::1] x, floating[:, :, ::1] col,
     Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw,
-    Py_ssize_t oh, Py_ssize_t ow, Py_ssize_t t0, Py_ssize_t t1,
+    Py_ssize_t oh, Py_ssize_t ow,
 ):
-    """Fill the rows ``(c, i, j)`` of ``col (N, K', OH*OW)`` for the planes ``t0 <= n*C + c < t1``.
+    """Fill the rows ``k < C*KH*KW`` of ``col (N, K', OH*OW)`` from ``x (N, C, H, W)``.
 
     ``col[n, (c, i, j), (oy, ox)] = x[n, c, oy*sh - ph + i, ox*sw - pw + j]`` (0 in the padding);
     rows ``k >= C*KH*KW`` are left alone. With stride 1 and ``OW == W`` (a "same" convolution) a
@@ -157,8 +127,9 @@ def _im2col_part(
     cdef const floating* pix  # pixel row oy*sh - ph + i of it
     cdef floating* dst  # col row (b, (ci, i, j))
     cdef floating* row  # its output row oy
+    fits(col.shape[2] == oh * ow, "col rows must hold OH*OW entries")
     with nogil:
-        for t in range(t0, t1):
+        for t in range(x.shape[0] * c):
             b = t // c
             ci = t % c
             src = &x[b, ci, 0, 0]
@@ -193,14 +164,14 @@ def _im2col_part(
                             row[ox] = 0
 
 
-def _col2im_part(
+def _col2im_chunk(
     floating[:, :, ::1] col, floating[:, :, :, ::1] x,
     Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw,
-    Py_ssize_t oh, Py_ssize_t ow, Py_ssize_t t0, Py_ssize_t t1,
+    Py_ssize_t oh, Py_ssize_t ow,
 ):
-    """Add the rows ``k < C*KH*KW`` of ``col (N, K', OH*OW)`` into the planes ``t0:t1`` of ``x``.
+    """Add the rows ``k < C*KH*KW`` of ``col (N, K', OH*OW)`` into ``x (N, C, H, W)``.
 
-    The adjoint of ``_im2col_part``; ``x`` starts zeroed. ``col`` is scratch: in the "same" case
+    The adjoint of ``_im2col_chunk``; ``x`` starts zeroed. ``col`` is scratch: in the "same" case
     its entries that fall in the padding are zeroed, then each row is added to the plane as one
     flat, shifted sum.
     """
@@ -211,8 +182,9 @@ def _col2im_part(
     cdef floating* row  # its output row oy
     cdef floating* dst  # x[b, ci]
     cdef floating* pix  # pixel row oy*sh - ph + i of it
+    fits(col.shape[2] == oh * ow, "col rows must hold OH*OW entries")
     with nogil:
-        for t in range(t0, t1):
+        for t in range(x.shape[0] * c):
             b = t // c
             ci = t % c
             dst = &x[b, ci, 0, 0]

@@ -1,13 +1,15 @@
 """Max and average pooling, Cython: one pass per direction, no im2col matrix.
 
 Every loop gives each thread whole ``(n, c)`` planes (OpenMP ``prange``, ``OMP_NUM_THREADS``), so
-the backward passes never have two threads adding into one element. A window only visits its real
-pixels: max pooling starts from ``-inf`` with index 0, which is what the reference's ``-inf``
-padding gives (padding can only tie, never win, since ``pad <= k // 2``), and keeps the first
-maximum in row-major window order (the first NaN, like ``np.argmax``). The backward passes visit the
-windows in decreasing ``(oh, ow)`` order: each pixel then receives its terms in increasing window
-offset ``(i, j)``, the reference's col2im order, so max and average backward are bit-identical to
-the reference.
+the backward passes never have two threads adding into one element. The forward passes update a
+whole output row per window offset ``(i, j)``, visiting the offsets in row-major order and only
+the real pixels; the updates are branch-free selects that vectorise. Max pooling starts from
+``-inf`` with index 0, which is what the reference's ``-inf`` padding gives (padding can only tie,
+never win, since ``pad <= k // 2``), and keeps the first maximum in row-major window order (the
+first NaN, like ``np.argmax``). Max backward takes the windows in decreasing ``(oh, ow)`` order, so
+each pixel receives its terms in increasing window offset ``(i, j)``, the reference's col2im order:
+it is bit-identical to the reference. Average backward uses that windows are separable (rows
+times columns) and sums in its own order.
 """
 
 from cython cimport floating
@@ -104,7 +106,8 @@ def avgpool2d_backward(dy, x_shape, kh, kw, stride=None, pad=0):
     """
     sh, sw, ph, pw, _, _ = _geometry(x_shape, kh, kw, stride, pad)
     dx = np.zeros(tuple(int(s) for s in x_shape), dtype=dy.dtype)
-    scratch = np.empty((dy.shape[0] * dy.shape[1], dy.shape[3]), dtype=dy.dtype)  # (N*C, OW)
+    n, c, _, ow = dy.shape
+    scratch = np.empty((n * c, ow + dx.shape[3]), dtype=dy.dtype)  # (N*C, OW + W)
     _avg_backward(dy, dx, scratch, kh, kw, sh, sw, ph, pw)
     return dx
 
@@ -117,20 +120,20 @@ cdef inline void _max_step(floating v, floating* m, int32_t* a, int32_t k) noexc
 
 
 cdef inline void _max_update(
-    const floating* pix, Py_ssize_t sw, Py_ssize_t lo, Py_ssize_t hi, int32_t k,
+    const floating* pix, Py_ssize_t sw, Py_ssize_t j0, Py_ssize_t lo, Py_ssize_t hi, int32_t k,
     floating* ym, int32_t* am,
 ) noexcept nogil:
-    """``_max_step(pix[ox*sw], ...)`` for ``lo <= ox < hi``; constant strides 1, 2 vectorise."""
+    """``_max_step(pix[ox*sw + j0], ...)`` for ``lo <= ox < hi``; strides 1 and 2 vectorise."""
     cdef Py_ssize_t ox
     if sw == 1:
         for ox in range(lo, hi):
-            _max_step(pix[ox], ym + ox, am + ox, k)
+            _max_step(pix[ox + j0], ym + ox, am + ox, k)
     elif sw == 2:
         for ox in range(lo, hi):
-            _max_step(pix[2 * ox], ym + ox, am + ox, k)
+            _max_step(pix[2 * ox + j0], ym + ox, am + ox, k)
     else:
         for ox in range(lo, hi):
-            _max_step(pix[ox * sw], ym + ox, am + ox, k)
+            _max_step(pix[ox * sw + j0], ym + ox, am + ox, k)
 
 
 def _max_forward(
@@ -150,6 +153,7 @@ def _max_forward(
     cdef const floating* pix  # pixel row oy*sh - ph + i; column ox*sw + j - pw
     cdef floating* ym  # y[b, ci, oy]
     cdef int32_t* am  # argmax row, int32
+    fits(scratch.shape[1] >= ow, "scratch must have OW columns")
     for t in prange(x.shape[0] * c, nogil=True, schedule="static"):
         b = t // c
         ci = t % c
@@ -164,7 +168,7 @@ def _max_forward(
                 pix = &x[b, ci, oy * sh - ph + i, 0]
                 for j in range(kw):
                     _max_update(
-                        pix + j - pw, sw, first(pw - j, sw, ow), first(w + pw - j, sw, ow),
+                        pix, sw, j - pw, first(pw - j, sw, ow), first(w + pw - j, sw, ow),
                         i * kw + j, ym, am,
                     )
             for ox in range(ow):
@@ -184,6 +188,7 @@ def _max_backward(
     cdef const int64_t* arow
     cdef const floating* grow
     cdef floating* plane  # dx[b, ci]
+    fits(argmax.shape[3] == ow, "argmax rows must be as long as dy's")
     for t in prange(dx.shape[0] * c, nogil=True, schedule="static"):
         b = t // c
         ci = t % c
@@ -200,35 +205,37 @@ def _max_backward(
 
 
 cdef inline void _gather_add(
-    const floating* src, Py_ssize_t sw, Py_ssize_t lo, Py_ssize_t hi, floating* acc
+    const floating* pix, Py_ssize_t sw, Py_ssize_t j0, Py_ssize_t lo, Py_ssize_t hi,
+    floating* acc,
 ) noexcept nogil:
-    """``acc[ox] += src[ox*sw]`` for ``lo <= ox < hi``; constant strides 1, 2 vectorise."""
+    """``acc[ox] += pix[ox*sw + j0]`` for ``lo <= ox < hi``; strides 1 and 2 vectorise."""
     cdef Py_ssize_t ox
     if sw == 1:
         for ox in range(lo, hi):
-            acc[ox] += src[ox]
+            acc[ox] += pix[ox + j0]
     elif sw == 2:
         for ox in range(lo, hi):
-            acc[ox] += src[2 * ox]
+            acc[ox] += pix[2 * ox + j0]
     else:
         for ox in range(lo, hi):
-            acc[ox] += src[ox * sw]
+            acc[ox] += pix[ox * sw + j0]
 
 
 cdef inline void _scatter_add(
-    floating* dst, Py_ssize_t sw, Py_ssize_t lo, Py_ssize_t hi, const floating* val
+    floating* pix, Py_ssize_t sw, Py_ssize_t j0, Py_ssize_t lo, Py_ssize_t hi,
+    const floating* val,
 ) noexcept nogil:
-    """``dst[ox*sw] += val[ox]`` for ``lo <= ox < hi`` (distinct targets: any order)."""
+    """``pix[ox*sw + j0] += val[ox]`` for ``lo <= ox < hi`` (distinct targets: any order)."""
     cdef Py_ssize_t ox
     if sw == 1:
         for ox in range(lo, hi):
-            dst[ox] += val[ox]
+            pix[ox + j0] += val[ox]
     elif sw == 2:
         for ox in range(lo, hi):
-            dst[2 * ox] += val[ox]
+            pix[2 * ox + j0] += val[ox]
     else:
         for ox in range(lo, hi):
-            dst[ox * sw] += val[ox]
+            pix[ox * sw + j0] += val[ox]
 
 
 def _avg_forward(
@@ -256,7 +263,9 @@ def _avg_forward(
             for i in range(i0, i1):
                 pix = &x[b, ci, oy * sh - ph + i, 0]
                 for j in range(kw):
-                    _gather_add(pix + j - pw, sw, first(pw - j, sw, ow), first(w + pw - j, sw, ow), ym)
+                    _gather_add(
+                        pix, sw, j - pw, first(pw - j, sw, ow), first(w + pw - j, sw, ow), ym
+                    )
             for ox in range(ow):
                 ym[ox] = ym[ox] / area
 
@@ -267,24 +276,34 @@ def _avg_backward(
 ):
     """Add ``dy / (kh*kw)`` over each window of the zeroed ``dx``; one thread per plane.
 
-    Output rows in decreasing order, then window offsets ``(i, j)`` in increasing order, then all
-    columns of the row (distinct pixels); ``scratch (N*C, OW)`` holds the row's shares.
+    Windows are separable: an output row's shares are first spread along one pixel row (``kw``
+    strided adds into ``scratch[plane, OW:]``), which is then added to the ``kh`` pixel rows of
+    the window (contiguous, vectorised). ``scratch (N*C, OW + W)`` also holds the shares.
     """
     cdef Py_ssize_t c = dx.shape[1], h = dx.shape[2], w = dx.shape[3]
     cdef Py_ssize_t oh = dy.shape[2], ow = dy.shape[3]
-    cdef Py_ssize_t t, b, ci, oy, ox, i0, i1, i, j
+    cdef Py_ssize_t t, b, ci, oy, ox, xx, i0, i1, i, j
     cdef floating area = kh * kw
-    cdef floating* share
+    cdef floating* share  # dy[b, ci, oy] / (kh*kw)
+    cdef floating* spread  # the shares spread along one pixel row
     cdef floating* pix  # pixel row oy*sh - ph + i of dx[b, ci]
+    fits(scratch.shape[1] >= ow + w, "scratch must have OW + W columns")
     for t in prange(dx.shape[0] * c, nogil=True, schedule="static"):
         b = t // c
         ci = t % c
         share = &scratch[t, 0]
-        for oy in range(oh - 1, -1, -1):
+        spread = share + ow
+        for oy in range(oh):
             for ox in range(ow):
                 share[ox] = dy[b, ci, oy, ox] / area
+            for xx in range(w):
+                spread[xx] = 0
+            for j in range(kw):
+                _scatter_add(
+                    spread, sw, j - pw, first(pw - j, sw, ow), first(w + pw - j, sw, ow), share
+                )
             i0, i1 = span(oy * sh - ph, kh, h)
             for i in range(i0, i1):
                 pix = &dx[b, ci, oy * sh - ph + i, 0]
-                for j in range(kw):
-                    _scatter_add(pix + j - pw, sw, first(pw - j, sw, ow), first(w + pw - j, sw, ow), share)
+                for xx in range(w):
+                    pix[xx] += spread[xx]
