@@ -160,6 +160,22 @@ def test_maxpool2d_forward_padding_never_wins(backend, dtype):
     np.testing.assert_array_equal(argmax, np.array([[[[4, 3], [1, 0]]]]))
 
 
+def test_maxpool2d_all_minus_inf_windows_route_nothing_into_the_padding(backend, dtype):
+    """A window of -inf reports index 0; at a padded corner that is padding, whose gradient is
+    dropped (not wrapped around onto another pixel), as in the reference."""
+    require(backend, "maxpool2d_backward")
+    x = np.full((1, 2, 4, 5), -np.inf, dtype=dtype)  # (N, C, H, W)
+    x[0, 1, 2, 3] = 1.0
+    y, argmax = functional.maxpool2d_forward(x, 3, 3, 2, 1, backend=backend)
+    np.testing.assert_array_equal(argmax[0, 0], np.zeros((2, 3), dtype=np.int64))
+    dy = np.arange(1, y.size + 1, dtype=dtype).reshape(y.shape)  # (N, C, OH, OW)
+    dx = functional.maxpool2d_backward(dy, argmax, x.shape, 3, 3, 2, 1, backend=backend)
+    want = functional.maxpool2d_backward(dy, argmax, x.shape, 3, 3, 2, 1, backend="numpy")
+    np.testing.assert_array_equal(dx, want)
+    assert dx[0, 0, 1:, 1:].sum() == dy[0, 0, 1:, 1:].sum()  # windows (1, 1), (1, 2): real pixels
+    assert dx[0, 0, 0].sum() == dx[0, 0, :, 0].sum() == 0  # the others: padding, dropped
+
+
 @pytest.mark.parametrize("case", POOL_CASES, ids=pool_id)
 def test_maxpool2d_backward(backend, dtype, rng, case):
     """Integer-valued ``dy`` keeps the overlapping sums exact, so routing is compared exactly."""

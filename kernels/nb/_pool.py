@@ -69,20 +69,20 @@ def _max_step(xr, yr, ar, lo, hi, sw, j0, k):
 
 
 @jit(parallel=True)
-def _max_loop(x, y, arg, kh, kw, sh, sw, ph, pw):
+def _max_loop(x, y, arg, scratch, kh, kw, sh, sw, ph, pw):
     """One thread per plane, an output row at a time, window offsets ``(i, j)`` in row-major order.
 
     The innermost loop runs over the outputs of the row, so each output still sees its window
     in row-major order (the first maximum wins). Padding is skipped: it is -inf, never a strict
     maximum, and a window of -inf reports index 0 like the reference. The argmax row is kept as
-    int32 (the width of float32 lanes) and widened to int64 once per row.
+    int32 (the width of float32 lanes) in ``scratch (N*C, OW)`` and widened to int64 once per row.
     """
     n, c, h, w = x.shape
     oh, ow = y.shape[2:]
     lowest = x.dtype.type(-np.inf)
     for t in prange(n * c):
         b, ci = t // c, t % c
-        ar = np.empty(ow, dtype=np.int32)
+        ar = scratch[t]
         for oy in range(oh):
             yr = y[b, ci, oy]
             for ox in range(ow):
@@ -99,14 +99,26 @@ def _max_loop(x, y, arg, kh, kw, sh, sw, ph, pw):
 
 @jit(parallel=True)
 def _max_back_loop(dy, arg, dx, kh, kw, sh, sw, ph, pw):
-    """Add ``dy`` into the zeroed ``dx`` at the recorded maxima; outputs in reverse order."""
+    """Add ``dy`` into the zeroed ``dx`` at the recorded maxima; outputs in reverse order.
+
+    The window index ``a`` becomes its row and column through tables of ``kh*kw`` entries (no
+    integer division per output). An index into the padding (the first entry of a window of
+    ``-inf``) adds nothing, as in the reference, whose padded gradient is cropped.
+    """
     n, c, oh, ow = dy.shape
+    h, w = dx.shape[2:]
+    di, dj = np.empty(kh * kw, dtype=np.int64), np.empty(kh * kw, dtype=np.int64)
+    for a in range(kh * kw):
+        di[a], dj[a] = a // kw, a % kw
     for t in prange(n * c):
         b, ci = t // c, t % c
+        plane = dx[b, ci]
         for oy in range(oh - 1, -1, -1):
+            dyr, ar = dy[b, ci, oy], arg[b, ci, oy]
             for ox in range(ow - 1, -1, -1):
-                a = arg[b, ci, oy, ox]
-                dx[b, ci, oy * sh - ph + a // kw, ox * sw - pw + a % kw] += dy[b, ci, oy, ox]
+                yy, xx = oy * sh - ph + di[ar[ox]], ox * sw - pw + dj[ar[ox]]
+                if 0 <= yy < h and 0 <= xx < w:
+                    plane[_U(yy), _U(xx)] += dyr[ox]
 
 
 @jit(parallel=True)
@@ -132,18 +144,18 @@ def _avg_loop(x, y, kh, kw, sh, sw, ph, pw):
 
 
 @jit(parallel=True)
-def _avg_back_loop(dy, dx, kh, kw, sh, sw, ph, pw):
+def _avg_back_loop(dy, dx, scratch, kh, kw, sh, sw, ph, pw):
     """One thread per plane; each output row spreads its shares offset by offset (vectorised).
 
     A pixel receives its terms in (oh, i, j) order, not the reference's (i, j, oh) order:
-    equal up to rounding (``helpers.SUM_TOL``).
+    equal up to rounding (``helpers.SUM_TOL``). ``scratch (N*C, OW)`` holds each row's shares.
     """
     n, c, oh, ow = dy.shape
     h, w = dx.shape[2:]
     count = dx.dtype.type(kh * kw)
     for t in prange(n * c):
         b, ci = t // c, t % c
-        share = np.empty(ow, dtype=dx.dtype)
+        share = scratch[t]
         for oy in range(oh):
             dyr = dy[b, ci, oy]
             for ox in range(ow):
@@ -176,7 +188,8 @@ def maxpool2d_forward(x, kh, kw, stride=None, pad=0):
     sh, sw, ph, pw, oh, ow = _geometry(x.shape, kh, kw, stride, pad)
     y = np.empty((*x.shape[:2], oh, ow), dtype=x.dtype)
     arg = np.empty(y.shape, dtype=np.int64)
-    _max_loop(x, y, arg, kh, kw, sh, sw, ph, pw)
+    scratch = np.empty((x.shape[0] * x.shape[1], ow), dtype=np.int32)  # (N*C, OW)
+    _max_loop(x, y, arg, scratch, kh, kw, sh, sw, ph, pw)
     return y, arg
 
 
@@ -229,5 +242,6 @@ def avgpool2d_backward(dy, x_shape, kh, kw, stride=None, pad=0):
     """
     sh, sw, ph, pw, _, _ = _geometry(x_shape, kh, kw, stride, pad)
     dx = np.zeros(tuple(int(s) for s in x_shape), dtype=dy.dtype)
-    _avg_back_loop(dy, dx, kh, kw, sh, sw, ph, pw)
+    scratch = np.empty((dy.shape[0] * dy.shape[1], dy.shape[3]), dtype=dy.dtype)  # (N*C, OW)
+    _avg_back_loop(dy, dx, scratch, kh, kw, sh, sw, ph, pw)
     return dx
