@@ -111,7 +111,9 @@ def fit(
     epochs, batch_size : int >= 1
     loss : str or loss object
         Name for :func:`fastdl.losses.get_loss`, or an object with ``forward(y, t)`` and
-        ``backward()``.
+        ``backward()``. ``val_loss`` is this loss too, except for a
+        :class:`fastdl.losses.Flooding`: there it is the wrapped loss, since the flooded
+        ``|L - b| + b`` rises when ``L`` falls below ``b`` and would mislead early stopping.
     validation_split : float in [0, 1)
         Fraction of ``x`` (the last samples, before shuffling) held out for validation.
     validation_data : (x_val, y_val), optional
@@ -144,6 +146,7 @@ def fit(
     else:
         x_val = y_val = None
     loss_fn = _losses.get_loss(loss)
+    val_loss_fn = loss_fn.loss if isinstance(loss_fn, _losses.Flooding) else loss_fn
     rng = np.random.default_rng(seed)
     history, trainer = History(), _Trainer(model)
     for cb in callbacks:
@@ -180,7 +183,7 @@ def fit(
         logs = {"loss": loss_sum / seen, "acc": correct / seen}
         if x_val is not None:
             logs["val_loss"], logs["val_acc"] = evaluate(
-                model, x_val, y_val, loss=loss_fn, batch_size=batch_size
+                model, x_val, y_val, loss=val_loss_fn, batch_size=batch_size
             )
         logs["time"] = time.perf_counter() - start
         history.append(logs)

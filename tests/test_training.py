@@ -6,6 +6,7 @@ import pytest
 import fastdl
 from fastdl.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from fastdl.layers import Dense, Layer, Sequential
+from fastdl.losses import Flooding
 from fastdl.models import mlp
 from fastdl.optimizers import get_optimizer
 from fastdl.regularizers import L2
@@ -161,6 +162,27 @@ def test_validation_data_metrics_match_a_manual_evaluation(mnist):
     scores = model.forward(x_test, train=False)
     assert history.history["val_loss"][-1] == pytest.approx(_cross_entropy(scores, t_test))
     assert history.history["val_acc"][-1] == np.mean(scores.argmax(axis=1) == t_test)
+
+
+def test_flooding_trains_on_the_flooded_loss_but_validates_on_the_plain_one(mnist):
+    """With b above every loss, training reports |L - b| + b = 2b - L; val_loss stays L."""
+    x, t, x_test, t_test = mnist
+    b = 10.0
+    model = _model()
+    history = fit(
+        model,
+        _sgd(lr=0.01),
+        x[:80],
+        t[:80],
+        epochs=1,
+        batch_size=40,
+        loss=Flooding("softmax_cross_entropy", b),
+        validation_data=(x_test, t_test),
+        verbose=0,
+    )
+    assert all(loss > b for loss in history.iteration_loss)
+    scores = model.forward(x_test, train=False)
+    assert history.history["val_loss"][-1] == pytest.approx(_cross_entropy(scores, t_test))
 
 
 def test_shuffle_and_seed_reproducibility(mnist):
