@@ -66,7 +66,7 @@ _context_backend = contextvars.ContextVar("fastdl_backend", default=None)
 _global_backend = None
 _unavailable = {}  # backend -> reason, filled on first probe
 _probed = set()
-_resolved = {}  # (backend, kernel) -> function
+_resolved = {}  # (backend, kernel) -> function, or the message saying it is missing
 
 
 def _check_name(name, where):
@@ -150,19 +150,21 @@ def implements(name, kernel_name):
 
 
 def _load(name, kernel_name):
+    """The kernel function; BackendError if the backend lacks its module (both remembered)."""
     key = (name, kernel_name)
     if key not in _resolved:
         module_name = f"{_PACKAGES[name]}.{FAMILIES[kernel_name]}"
         try:
-            module = importlib.import_module(module_name)
+            _resolved[key] = getattr(importlib.import_module(module_name), kernel_name)
         except ModuleNotFoundError as exc:
             if exc.name != module_name:
                 raise
-            raise BackendError(
+            _resolved[key] = (
                 f"backend {name!r} does not implement {kernel_name} yet; "
                 f"use backend='numpy' or 'auto'"
-            ) from None
-        _resolved[key] = getattr(module, kernel_name)
+            )
+    if isinstance(_resolved[key], str):
+        raise BackendError(_resolved[key])
     return _resolved[key]
 
 
