@@ -8,11 +8,11 @@ ones, and GEMM stays in NumPy's BLAS (``np.matmul``, one GEMM per image, no tran
   ``dcol[n] = W.T @ dy[n]``, which ``_col2im_chunk`` adds back into ``dx``.
 
 Images go through in chunks whose columns take about ``_CHUNK_BYTES``, so that each chunk's
-``col`` is still in cache when its GEMMs read it. The compiled loops alternate with the GEMMs
-chunk by chunk, and they run in the calling thread (GIL released) while OpenBLAS uses all cores
-for the GEMMs. Measured on 2 cores (``bench/README.md``): OpenMP threads, which spin after each
-parallel region, fought OpenBLAS's threads at every chunk (5 to 70 times slower while the machine
-was busy); two plain threads splitting each loop were still 5-10 % slower than one thread.
+``col`` is still in cache when its GEMMs read it. The batch is split into one range of images per
+thread (``fastdl._kernels._threads``: as many threads as BLAS had, BLAS on one thread meanwhile);
+each thread alternates its compiled loops (GIL released) with its GEMMs, chunk by chunk, in its
+own buffers, and writes only its images of ``y`` and ``dx``. Backward adds the threads' partial
+``[dW | db]`` in thread order.
 """
 
 from cython cimport floating
@@ -21,6 +21,7 @@ from libc.string cimport memcpy, memset
 import numpy as np
 
 from .._common import out_size, pair
+from .._threads import over_samples
 
 include "_util.pxi"
 
@@ -47,8 +48,12 @@ def conv2d_forward(x, w, b, stride=1, pad=0):
         w2 = np.concatenate([w2, b[:, None]], axis=1)  # (F, C*KH*KW + 1)
     geo = _Geometry(x, kh, kw, stride, pad)
     y = np.empty((x.shape[0], f, geo.oh * geo.ow), dtype=x.dtype)  # (N, F, OH*OW)
-    for lo, hi, col in geo.chunks(x, w2.shape[1]):
-        np.matmul(w2, col, out=y[lo:hi])
+
+    def run(first, last):
+        for lo, hi, col in geo.chunks(x, w2.shape[1], first, last):
+            np.matmul(w2, col, out=y[lo:hi])
+
+    over_samples(x.shape[0], run)
     return y.reshape(x.shape[0], f, geo.oh, geo.ow)
 
 
@@ -73,13 +78,18 @@ def conv2d_backward(dy, x, w, stride=1, pad=0):
     geo = _Geometry(x, kh, kw, stride, pad)
     dy3 = dy.reshape(x.shape[0], f, -1)  # (N, F, OH*OW)
     wt = w.reshape(f, k).T  # (C*KH*KW, F)
-    grad = np.zeros((f, k + 1), dtype=x.dtype)  # [dW | db]
-    dcol = np.empty((geo.chunk, k, geo.oh * geo.ow), dtype=x.dtype)
     dx = np.zeros(x.shape, dtype=x.dtype)
-    for lo, hi, col in geo.chunks(x, k + 1):
-        grad += np.matmul(dy3[lo:hi], col.transpose(0, 2, 1)).sum(axis=0)  # (F, C*KH*KW + 1)
-        d = np.matmul(wt, dy3[lo:hi], out=dcol[: hi - lo])  # (chunk, C*KH*KW, OH*OW)
-        _col2im_chunk(d, dx[lo:hi], *geo.loop_args)
+
+    def run(first, last):
+        grad = np.zeros((f, k + 1), dtype=x.dtype)  # [dW | db] of images first:last
+        dcol = np.empty((geo.chunk, k, geo.oh * geo.ow), dtype=x.dtype)
+        for lo, hi, col in geo.chunks(x, k + 1, first, last):
+            grad += np.matmul(dy3[lo:hi], col.transpose(0, 2, 1)).sum(axis=0)  # (F, K + 1)
+            d = np.matmul(wt, dy3[lo:hi], out=dcol[: hi - lo])  # (chunk, C*KH*KW, OH*OW)
+            _col2im_chunk(d, dx[lo:hi], *geo.loop_args)
+        return grad
+
+    grad = sum(over_samples(x.shape[0], run))  # (F, C*KH*KW + 1)
     return dx, grad[:, :k].reshape(w.shape), grad[:, k].copy()
 
 
@@ -94,16 +104,17 @@ class _Geometry:
         col_bytes = (c * kh * kw + 1) * self.oh * self.ow * x.itemsize  # one image
         self.chunk = int(max(1, min(n, _CHUNK_BYTES // col_bytes)))
 
-    def chunks(self, x, rows):
-        """Yield ``(lo, hi, col)``: ``col (hi - lo, rows, OH*OW)`` of images ``lo:hi`` of ``x``.
+    def chunks(self, x, rows, first, last):
+        """Yield ``(lo, hi, col)`` for images ``first:last`` of ``x``, a chunk at a time:
+        ``col (hi - lo, rows, OH*OW)`` of images ``lo:hi``.
 
-        ``rows`` is ``C*KH*KW`` or one more, a row of ones. The buffer is reused.
+        ``rows`` is ``C*KH*KW`` or one more, a row of ones. One buffer per call, reused.
         """
         c = x.shape[1]
         buf = np.empty((self.chunk, rows, self.oh * self.ow), dtype=x.dtype)
         buf[:, c * self.loop_args[0] * self.loop_args[1] :] = 1
-        for lo in range(0, x.shape[0], self.chunk):
-            hi = min(lo + self.chunk, x.shape[0])
+        for lo in range(first, last, self.chunk):
+            hi = min(lo + self.chunk, last)
             _im2col_chunk(x[lo:hi], buf[: hi - lo], *self.loop_args)
             yield lo, hi, buf[: hi - lo]
 

@@ -6,15 +6,18 @@ last row all ones) and one GEMM per sample, ``[W | b] (F, C*KH*KW + 1) @ col[s]`
 ``y[n0 + s] (F, OH*OW)``: the output is NCHW without a transpose and the bias rides in the GEMM.
 Backward reuses the layout: ``dy[s] @ col[s].T`` gives ``[dW | db]`` of the sample (the ones row
 sums ``dy`` into ``db``), ``W.T @ dy[s]`` gives the sample's ``dcol``, and a compiled col2im adds it
-into ``dx``. Without a bias the forward pass leaves out the ones row. The compiled loops are
-serial: between multi-threaded GEMMs a parallel loop loses more to thread contention than it
-gains (see ``_im2col.py`` and bench/README.md). :func:`gemm_plan` gives the chunks, so that the
-benchmarks can time these GEMMs alone.
+into ``dx``. Without a bias the forward pass leaves out the ones row. The batch is split into
+one range of samples per thread (``fastdl._kernels._threads``: as many threads as BLAS had, BLAS
+on one thread meanwhile); each thread runs this pipeline for its samples with its own buffers,
+the compiled loops serial and without the GIL. Backward adds the threads' partial ``[dW | db]``
+in thread order. :func:`gemm_plan` gives the chunks and GEMM shapes, so that the benchmarks can
+time these GEMMs alone.
 """
 
 import numpy as np
 
 from .._common import out_size, pair
+from .._threads import over_samples
 from ._im2col import _col2im_t_loop, _im2col_t_loop
 
 # Bytes of one chunk's window matrix: small enough to stay in the 32 MiB shared L3 together with
@@ -80,13 +83,17 @@ def conv2d_forward(x, w, b, stride=1, pad=0):
     if b is not None:
         wb[:, k] = b
     m = _chunk(n, rows, oh * ow, x.itemsize)
-    col = np.empty((m, rows, oh * ow), dtype=x.dtype)
-    col[:, k:] = 1  # the ones row, if any: never overwritten by the im2col loop
     y = np.empty((n, f, oh * ow), dtype=x.dtype)
-    for n0 in range(0, n, m):
-        cm = col[: min(m, n - n0)]
-        _im2col_t_loop(x, n0, cm, kh, kw, sh, sw, ph, pw, oh, ow)
-        np.matmul(wb, cm, out=y[n0 : n0 + len(cm)])
+
+    def run(first, last):
+        col = np.empty((m, rows, oh * ow), dtype=x.dtype)
+        col[:, k:] = 1  # the ones row, if any: never overwritten by the im2col loop
+        for n0 in range(first, last, m):
+            cm = col[: min(m, last - n0)]
+            _im2col_t_loop(x, n0, cm, kh, kw, sh, sw, ph, pw, oh, ow)
+            np.matmul(wb, cm, out=y[n0 : n0 + len(cm)])
+
+    over_samples(n, run)
     return y.reshape(n, f, oh, ow)  # (N, F, OH, OW)
 
 
@@ -113,17 +120,22 @@ def conv2d_backward(dy, x, w, stride=1, pad=0):
     dy3 = dy.reshape(n, f, oh * ow)  # (N, F, OH*OW)
     wt = w.reshape(f, k).T  # (C*KH*KW, F), a transposed view that BLAS reads as is
     m = _chunk(n, k + 1, oh * ow, x.itemsize)
-    col = np.empty((m, k + 1, oh * ow), dtype=x.dtype)
-    col[:, k] = 1
-    dcol = np.empty((m, k, oh * ow), dtype=x.dtype)
-    dwb = np.empty((m, f, k + 1), dtype=x.dtype)
-    acc = np.zeros((f, k + 1), dtype=x.dtype)
     dx = np.zeros(x.shape, dtype=x.dtype)
-    for n0 in range(0, n, m):
-        cm = min(m, n - n0)
-        _im2col_t_loop(x, n0, col[:cm], kh, kw, sh, sw, ph, pw, oh, ow)
-        np.matmul(dy3[n0 : n0 + cm], col[:cm].transpose(0, 2, 1), out=dwb[:cm])
-        acc += dwb[:cm].sum(axis=0)
-        np.matmul(wt, dy3[n0 : n0 + cm], out=dcol[:cm])
-        _col2im_t_loop(dcol[:cm], dx, n0, kh, kw, sh, sw, ph, pw, oh, ow)
+
+    def run(first, last):
+        col = np.empty((m, k + 1, oh * ow), dtype=x.dtype)
+        col[:, k] = 1
+        dcol = np.empty((m, k, oh * ow), dtype=x.dtype)
+        dwb = np.empty((m, f, k + 1), dtype=x.dtype)
+        acc = np.zeros((f, k + 1), dtype=x.dtype)  # [dW | db] of samples first:last
+        for n0 in range(first, last, m):
+            cm = min(m, last - n0)
+            _im2col_t_loop(x, n0, col[:cm], kh, kw, sh, sw, ph, pw, oh, ow)
+            np.matmul(dy3[n0 : n0 + cm], col[:cm].transpose(0, 2, 1), out=dwb[:cm])
+            acc += dwb[:cm].sum(axis=0)
+            np.matmul(wt, dy3[n0 : n0 + cm], out=dcol[:cm])
+            _col2im_t_loop(dcol[:cm], dx, n0, kh, kw, sh, sw, ph, pw, oh, ow)
+        return acc
+
+    acc = sum(over_samples(n, run))  # (F, C*KH*KW + 1)
     return dx, acc[:, :k].reshape(w.shape), acc[:, k].copy()  # dw (F, C, KH, KW), db (F,)
