@@ -6,7 +6,7 @@ GEMMs. Run in the calling thread with a multi-threaded BLAS, the data movement i
 GEMMs are too small to keep the BLAS threads busy; a parallel loop for the data movement between
 the GEMMs was slower still (OpenMP's and OpenBLAS's threads fought over the cores). Splitting
 the *batch* instead gives each thread whole samples (its data movement and its GEMMs) while BLAS
-runs single-threaded for the duration: measured on 2 cores (bench/README.md), 1.1-1.9x faster.
+runs single-threaded for the duration: measured on 2 cores (bench/README.md), 1.1-1.8x faster.
 
 How many threads: as many as BLAS itself was set to use (``OPENBLAS_NUM_THREADS``,
 ``OMP_NUM_THREADS``, a ``threadpoolctl`` limit or the core count), found with ``threadpoolctl``.
