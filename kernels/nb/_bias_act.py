@@ -18,6 +18,8 @@ from ._acts import derivative as _act_derivative
 from ._acts import forward as _act_forward
 from ._config import jit
 
+_U = np.uintp  # unsigned indices: no negative-index check, so the loops vectorise
+
 BLOCK = 1024  # entries per block: the scratch arrays (16 KiB in float32) stay in L1
 TASKS = 64  # aim for this many (row group, block) tasks: load balance without big partials
 CODES = {name: code for code, name in enumerate(ACTIVATIONS)}  # the numbering of _acts
@@ -67,24 +69,24 @@ def _scratch(x):
     return np.empty(BLOCK, dtype=x.dtype), np.empty(BLOCK, dtype=int_type)
 
 
-@jit()
-def _load(xs, b, mode, row, j0, m, z):
-    """``z[:m] = xs[:m] + bias`` (added in the input dtype, as the reference); ``xs`` starts at j0.
+@jit(inline=True)
+def _load(x2, b, mode, row, j0, m, z):
+    """``z[:m] = x2[row, j0:j0 + m] + bias`` (added in the input dtype, as the reference).
 
-    Loops index from 0 only: an offset index makes Numba check for negative indices, which
-    stops vectorisation.
+    Indexes the whole arrays, with unsigned indices (a signed one makes Numba check for negative
+    indices, which stops vectorisation), and is inlined: a row view, or an array argument of a
+    compiled call, updates a reference count that all threads share, atomically.
     """
     if mode == ROW_BIAS:
         bv = b[row % b.size]
         for j in range(m):
-            z[j] = xs[j] + bv
+            z[j] = x2[row, _U(j0 + j)] + bv
     elif mode == COLUMN_BIAS:
-        bs = b[j0:]
         for j in range(m):
-            z[j] = xs[j] + bs[j]
+            z[j] = x2[row, _U(j0 + j)] + b[_U(j0 + j)]
     else:
         for j in range(m):
-            z[j] = xs[j]
+            z[j] = x2[row, _U(j0 + j)]
 
 
 @jit(parallel=True)
@@ -95,10 +97,12 @@ def _forward_loop(x2, b, mode, code, p, y2, groups, scratch, int_scratch):
         g, j0 = t // n_blocks, (t % n_blocks) * BLOCK
         m = min(BLOCK, n - j0)
         z, s1, s2 = np.empty_like(scratch), np.empty_like(scratch), np.empty_like(scratch)
-        bits = np.empty_like(int_scratch)
+        out, bits = np.empty_like(scratch), np.empty_like(int_scratch)
         for row in range(g * r // groups, (g + 1) * r // groups):
-            _load(x2[row, j0:], b, mode, row, j0, m, z)
-            _act_forward(code, p, z, y2[row, j0:], s1, s2, bits, m)
+            _load(x2, b, mode, row, j0, m, z)
+            _act_forward(code, p, z, out, s1, s2, bits, m)
+            for j in range(m):
+                y2[row, _U(j0 + j)] = out[j]
 
 
 @jit(parallel=True)
@@ -116,25 +120,23 @@ def _backward_loop(dy2, x2, b, mode, code, p, dx2, groups, scratch, int_scratch,
         z, s1, s2 = np.empty_like(scratch), np.empty_like(scratch), np.empty_like(scratch)
         bits = np.empty_like(int_scratch)
         for row in range(g * r // groups, (g + 1) * r // groups):
-            _load(x2[row, j0:], b, mode, row, j0, m, z)
+            _load(x2, b, mode, row, j0, m, z)
             _act_derivative(code, p, z, s1, s2, bits, m)
-            dys, dxs = dy2[row, j0:], dx2[row, j0:]
             if mode == COLUMN_BIAS:
-                pg = part[g, j0:]
                 for j in range(m):
-                    d = dys[j] * s1[j]
-                    dxs[j] = d
-                    pg[j] += d
+                    d = dy2[row, _U(j0 + j)] * s1[j]
+                    dx2[row, _U(j0 + j)] = d
+                    part[g, _U(j0 + j)] += d
             elif mode == ROW_BIAS:
                 total = 0.0
                 for j in range(m):
-                    d = dys[j] * s1[j]
-                    dxs[j] = d
+                    d = dy2[row, _U(j0 + j)] * s1[j]
+                    dx2[row, _U(j0 + j)] = d
                     total += d
                 part[row, k] = total
             else:
                 for j in range(m):
-                    dxs[j] = dys[j] * s1[j]
+                    dx2[row, _U(j0 + j)] = dy2[row, _U(j0 + j)] * s1[j]
 
 
 def bias_act_forward(x, b, act, axis=1, **act_params):

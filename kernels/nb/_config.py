@@ -47,9 +47,11 @@ def _warn_no_cache(what, exc):
         )
 
 
-def _njit(func, parallel, reassociate, cache):
+def _njit(func, parallel, reassociate, inline, cache):
     fastmath = set(FASTMATH) if reassociate else set(FASTMATH) - {"reassoc"}
     options = {**OPTIONS, "fastmath": fastmath, "cache": cache}
+    if inline:
+        options["inline"] = "always"
     return numba.njit(parallel=parallel, **options)(func)
 
 
@@ -77,7 +79,7 @@ def _degrade_on_io_error(dispatcher):
     return dispatcher
 
 
-def jit(*, parallel=False, reassociate=True):
+def jit(*, parallel=False, reassociate=True, inline=False):
     """Decorator factory used by every Numba kernel instead of a bare ``numba.njit``.
 
     Parameters
@@ -86,6 +88,10 @@ def jit(*, parallel=False, reassociate=True):
         Compile ``numba.prange`` loops to run on Numba's thread pool.
     reassociate : bool
         Keep LLVM's ``reassoc`` fast-math flag (see ``fastmath`` above).
+    inline : bool
+        Inline the function into its callers in Numba's own IR (``inline="always"``), so that
+        its array arguments are not passed through a call, which updates their reference
+        counts atomically: costly when the threads of a ``prange`` share the arrays.
 
     Returns
     -------
@@ -95,10 +101,10 @@ def jit(*, parallel=False, reassociate=True):
 
     def decorate(func):
         try:
-            dispatcher = _njit(func, parallel, reassociate, cache=True)
+            dispatcher = _njit(func, parallel, reassociate, inline, cache=True)
         except RuntimeError as exc:  # "cannot cache function ...: no locator available ..."
             _warn_no_cache(func.__qualname__, exc)
-            return _njit(func, parallel, reassociate, cache=False)
+            return _njit(func, parallel, reassociate, inline, cache=False)
         return _degrade_on_io_error(dispatcher)
 
     return decorate
