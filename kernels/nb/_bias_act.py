@@ -97,12 +97,10 @@ def _forward_loop(x2, b, mode, code, p, y2, groups, scratch, int_scratch):
         g, j0 = t // n_blocks, (t % n_blocks) * BLOCK
         m = min(BLOCK, n - j0)
         z, s1, s2 = np.empty_like(scratch), np.empty_like(scratch), np.empty_like(scratch)
-        out, bits = np.empty_like(scratch), np.empty_like(int_scratch)
+        bits = np.empty_like(int_scratch)
         for row in range(g * r // groups, (g + 1) * r // groups):
             _load(x2, b, mode, row, j0, m, z)
-            _act_forward(code, p, z, out, s1, s2, bits, m)
-            for j in range(m):
-                y2[row, _U(j0 + j)] = out[j]
+            _act_forward(code, p, z, y2[row, j0:], s1, s2, bits, m)
 
 
 @jit(parallel=True)
