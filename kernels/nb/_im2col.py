@@ -123,9 +123,9 @@ def _col2im_loop(col, x, kh, kw, sh, sw, ph, pw, oh, ow):
 
 # Per-sample ("transposed") layout for the convolution: col[m, (c, i, j), (oh, ow)] holds the
 # window entries of sample n0 + m, so one GEMM per sample writes NCHW output directly. These two
-# loops are serial on purpose: the convolution calls them between multi-threaded BLAS calls, and
-# a parallel loop there fights the spinning OpenBLAS and OpenMP worker threads for the two cores
-# (measured 5-10x slower than serial; see bench/README.md).
+# loops are serial on purpose: the convolution runs one copy of its pipeline per thread, over its
+# own samples (kernels/_threads.py); a parallel loop between BLAS calls fought the BLAS threads for
+# the two cores (measured 3-10x slower; see bench/README.md).
 
 
 @jit()
