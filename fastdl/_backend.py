@@ -53,7 +53,7 @@ _HOW_TO_GET = {
     "cython": (
         "the compiled extension was not built. Reinstall fastdl from source with a C compiler: "
         "`pip install --force-reinstall .` (or `pip install -e . --no-build-isolation` "
-        "with Cython installed)."
+        "with Cython, setuptools and wheel installed)."
     ),
 }
 # A module per backend whose import proves the backend works.
