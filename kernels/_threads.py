@@ -33,7 +33,8 @@ def _reset_after_fork():
     _state.update(pool=None, workers=0, running=0, limiter=None)
 
 
-os.register_at_fork(after_in_child=_reset_after_fork)
+if hasattr(os, "register_at_fork"):  # POSIX; Windows has no fork
+    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def _blas():
