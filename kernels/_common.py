@@ -14,6 +14,16 @@ def out_size(h, w, kh, kw, stride, pad):
     return (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
 
 
+def pool_geometry(x_shape, kh, kw, stride, pad):
+    """``(sh, sw, ph, pw, oh, ow)`` of a pooling window on an (N, C, H, W) input.
+
+    ``stride=None`` means the window size (non-overlapping windows).
+    """
+    (sh, sw), (ph, pw) = pair((kh, kw) if stride is None else stride), pair(pad)
+    oh, ow = out_size(x_shape[2], x_shape[3], kh, kw, (sh, sw), (ph, pw))
+    return sh, sw, ph, pw, oh, ow
+
+
 # Activation names and their parameters with PyTorch's defaults (KERNELS.md). Every backend
 # receives canonical names (aliases resolved) and every parameter spelled out.
 ACTIVATIONS = {

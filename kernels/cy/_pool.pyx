@@ -19,16 +19,9 @@ from libc.stdint cimport int32_t, int64_t
 
 import numpy as np
 
-from .._common import out_size, pair
+from .._common import pool_geometry as _geometry
 
 include "_util.pxi"
-
-
-def _geometry(x_shape, kh, kw, stride, pad):
-    """``(sh, sw, ph, pw, oh, ow)`` for a pooling window; ``stride=None`` means the window."""
-    (sh, sw), (ph, pw) = pair((kh, kw) if stride is None else stride), pair(pad)
-    oh, ow = out_size(x_shape[2], x_shape[3], kh, kw, (sh, sw), (ph, pw))
-    return sh, sw, ph, pw, oh, ow
 
 
 def maxpool2d_forward(x, kh, kw, stride=None, pad=0):

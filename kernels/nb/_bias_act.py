@@ -17,8 +17,7 @@ from .._common import ACTIVATIONS, ALIASES
 from ._acts import derivative as _act_derivative
 from ._acts import forward as _act_forward
 from ._config import jit
-
-_U = np.uintp  # unsigned indices: no negative-index check, so the loops vectorise
+from ._index import _U
 
 BLOCK = 1024  # entries per block: the scratch arrays (16 KiB in float32) stay in L1
 TASKS = 64  # aim for this many (row group, block) tasks: load balance without big partials

@@ -12,32 +12,9 @@ The average pooling loops run over whole output rows per window offset, which ve
 import numpy as np
 from numba import prange
 
-from .._common import out_size, pair
+from .._common import pool_geometry as _geometry
 from ._config import jit
-
-# Inner-loop indices are cast to this unsigned type: Numba then drops its negative-index
-# wraparound check, which otherwise blocks vectorisation (as in ``_im2col``).
-_U = np.uintp
-
-
-def _geometry(shape, kh, kw, stride, pad):
-    """``(sh, sw, ph, pw, oh, ow)`` for an (N, C, H, W) ``shape``; ``stride`` None means k."""
-    (sh, sw) = pair((kh, kw) if stride is None else stride)
-    (ph, pw) = pair(pad)
-    oh, ow = out_size(shape[2], shape[3], kh, kw, (sh, sw), (ph, pw))
-    return sh, sw, ph, pw, oh, ow
-
-
-@jit()
-def _span(start, k, size):
-    """Offsets ``lo <= t < hi`` of a length-``k`` window at ``start`` that lie in ``[0, size)``."""
-    return max(0, -start), min(k, size - start)
-
-
-@jit()
-def _first(a, s, limit):
-    """Smallest ``o >= 0`` with ``o * s >= a``, capped at ``limit``."""
-    return 0 if a <= 0 else min((a + s - 1) // s, limit)
+from ._index import _U, _first, _span
 
 
 @jit(parallel=True)
