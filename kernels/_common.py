@@ -24,6 +24,14 @@ def pool_geometry(x_shape, kh, kw, stride, pad):
     return sh, sw, ph, pw, oh, ow
 
 
+def is_2x2_tiling(kh, kw, sh, sw, ph, pw):
+    """True for 2x2 windows at stride 2 without padding: the common case with a fast path.
+
+    Its windows do not overlap, so max pooling's backward writes each covered pixel once.
+    """
+    return kh == kw == sh == sw == 2 and ph == pw == 0
+
+
 # Activation names and their parameters with PyTorch's defaults (KERNELS.md). Every backend
 # receives canonical names (aliases resolved) and every parameter spelled out.
 ACTIVATIONS = {

@@ -28,6 +28,7 @@ CONV_CASES = [
 # x_shape (N, C, H, W), kh, kw, stride, pad; pad <= kernel // 2 (PyTorch's pooling rule)
 POOL_CASES = [
     ((1, 1, 4, 4), 2, 2, None, 0),
+    ((2, 3, 5, 7), 2, 2, 2, 0),  # 2x2/2 (a fast path) leaving the last row and column
     ((2, 3, 5, 7), 3, 3, 2, 1),
     ((2, 3, 6, 5), 3, 2, 1, (1, 0)),
     ((1, 3, 8, 7), 2, 3, 3, 0),

@@ -19,9 +19,11 @@ from libc.stdint cimport int32_t, int64_t
 
 import numpy as np
 
+from .._common import is_2x2_tiling
 from .._common import pool_geometry as _geometry
 
 include "_util.pxi"
+include "_pool_2x2.pxi"
 
 
 def maxpool2d_forward(x, kh, kw, stride=None, pad=0):
@@ -45,7 +47,10 @@ def maxpool2d_forward(x, kh, kw, stride=None, pad=0):
     y = np.empty((*x.shape[:2], oh, ow), dtype=x.dtype)
     argmax = np.empty(y.shape, dtype=np.int64)
     scratch = np.empty((y.shape[0] * y.shape[1], ow), dtype=np.int32)  # (N*C, OW)
-    _max_forward(x, y, argmax, scratch, kh, kw, sh, sw, ph, pw)
+    if is_2x2_tiling(kh, kw, sh, sw, ph, pw):
+        _max_forward_2x2(x, y, argmax)
+    else:
+        _max_forward(x, y, argmax, scratch, kh, kw, sh, sw, ph, pw)
     return y, argmax
 
 
@@ -62,8 +67,15 @@ def maxpool2d_backward(dy, argmax, x_shape, kh, kw, stride=None, pad=0):
     -------
     dx : ndarray of shape (N, C, H, W)
     """
-    sh, sw, ph, pw, _, _ = _geometry(x_shape, kh, kw, stride, pad)
-    dx = np.zeros(tuple(int(s) for s in x_shape), dtype=dy.dtype)
+    sh, sw, ph, pw, oh, ow = _geometry(x_shape, kh, kw, stride, pad)
+    x_shape = tuple(int(s) for s in x_shape)
+    if is_2x2_tiling(kh, kw, sh, sw, ph, pw):
+        # every pixel is written when the windows tile the plane; else the last row/column stay 0
+        tiled = x_shape[2:] == (2 * oh, 2 * ow)
+        dx = (np.empty if tiled else np.zeros)(x_shape, dtype=dy.dtype)
+        _max_backward_2x2(dy, argmax, dx)
+        return dx
+    dx = np.zeros(x_shape, dtype=dy.dtype)
     _max_backward(dy, argmax, dx, kh, kw, sh, sw, ph, pw)
     return dx
 
@@ -81,7 +93,10 @@ def avgpool2d_forward(x, kh, kw, stride=None, pad=0):
     """
     sh, sw, ph, pw, oh, ow = _geometry(x.shape, kh, kw, stride, pad)
     y = np.empty((*x.shape[:2], oh, ow), dtype=x.dtype)
-    _avg_forward(x, y, kh, kw, sh, sw, ph, pw)
+    if is_2x2_tiling(kh, kw, sh, sw, ph, pw):
+        _avg_forward_2x2(x, y)
+    else:
+        _avg_forward(x, y, kh, kw, sh, sw, ph, pw)
     return y
 
 
@@ -97,9 +112,15 @@ def avgpool2d_backward(dy, x_shape, kh, kw, stride=None, pad=0):
     -------
     dx : ndarray of shape (N, C, H, W)
     """
-    sh, sw, ph, pw, _, _ = _geometry(x_shape, kh, kw, stride, pad)
-    dx = np.zeros(tuple(int(s) for s in x_shape), dtype=dy.dtype)
-    n, c, _, ow = dy.shape
+    sh, sw, ph, pw, oh, ow = _geometry(x_shape, kh, kw, stride, pad)
+    x_shape = tuple(int(s) for s in x_shape)
+    if is_2x2_tiling(kh, kw, sh, sw, ph, pw):
+        tiled = x_shape[2:] == (2 * oh, 2 * ow)  # else the last row/column stay 0
+        dx = (np.empty if tiled else np.zeros)(x_shape, dtype=dy.dtype)
+        _avg_backward_2x2(dy, dx)
+        return dx
+    dx = np.zeros(x_shape, dtype=dy.dtype)
+    n, c = dy.shape[:2]
     scratch = np.empty((n * c, ow + dx.shape[3]), dtype=dy.dtype)  # (N*C, OW + W)
     _avg_backward(dy, dx, scratch, kh, kw, sh, sw, ph, pw)
     return dx

@@ -12,6 +12,7 @@ The average pooling loops run over whole output rows per window offset, which ve
 import numpy as np
 from numba import prange
 
+from .._common import is_2x2_tiling
 from .._common import pool_geometry as _geometry
 from ._config import jit
 from ._index import _U, _first, _span
@@ -93,6 +94,93 @@ def _max_back_loop(dy, arg, dx, kh, kw, sh, sw, ph, pw):
 
 
 @jit(parallel=True)
+def _max_loop_2x2(x, y, arg):
+    """``_max_loop`` for 2x2 windows at stride 2, pad 0: each output's four pixels at once.
+
+    A strict ``>`` keeps the first maximum in row-major order and vectorises; NaN never compares
+    greater, so a row that contains one is redone with the NaN-aware select of ``_max_loop``.
+    """
+    n, c = x.shape[:2]
+    oh, ow = y.shape[2:]
+    for t in prange(n * c):
+        b, ci = t // c, t % c
+        for oy in range(oh):
+            r0, r1, nan = 2 * oy, 2 * oy + 1, False
+            for ox in range(ow):
+                m, a = x[b, ci, r0, _U(2 * ox)], 0
+                nan |= m != m
+                for v, k in (
+                    (x[b, ci, r0, _U(2 * ox + 1)], 1),
+                    (x[b, ci, r1, _U(2 * ox)], 2),
+                    (x[b, ci, r1, _U(2 * ox + 1)], 3),
+                ):
+                    nan |= v != v
+                    m, a = (v, k) if v > m else (m, a)
+                y[b, ci, oy, _U(ox)], arg[b, ci, oy, _U(ox)] = m, a
+            if nan:
+                for ox in range(ow):
+                    m, a = x[b, ci, r0, 2 * ox], 0
+                    for v, k in (
+                        (x[b, ci, r0, 2 * ox + 1], 1),
+                        (x[b, ci, r1, 2 * ox], 2),
+                        (x[b, ci, r1, 2 * ox + 1], 3),
+                    ):
+                        take = (v > m) | ((v != v) & (m == m))
+                        m, a = (v, k) if take else (m, a)
+                    y[b, ci, oy, ox], arg[b, ci, oy, ox] = m, a
+
+
+@jit(parallel=True)
+def _max_back_loop_2x2(dy, arg, dx):
+    """Write ``dy`` or 0 to every pixel of the 2x2/2 windows (they do not overlap): no zeroing,
+    no adding. ``+ 0`` turns -0.0 into +0.0 as the reference's zeros + dy does."""
+    n, c, oh, ow = dy.shape
+    zero = dx.dtype.type(0)
+    for t in prange(n * c):
+        b, ci = t // c, t % c
+        for oy in range(oh):
+            for i in range(2):
+                for j in range(2):
+                    k = np.int32(2 * i + j)
+                    for ox in range(ow):
+                        v = dy[b, ci, oy, _U(ox)] + zero
+                        take = np.int32(arg[b, ci, oy, _U(ox)]) == k
+                        dx[b, ci, 2 * oy + i, _U(2 * ox + j)] = v if take else zero
+
+
+@jit(parallel=True)
+def _avg_loop_2x2(x, y):
+    """``_avg_loop`` for 2x2 windows at stride 2, pad 0: one pass, the same sums and order."""
+    n, c = x.shape[:2]
+    oh, ow = y.shape[2:]
+    zero, count = x.dtype.type(0), x.dtype.type(4)
+    for t in prange(n * c):
+        b, ci = t // c, t % c
+        for oy in range(oh):
+            r0, r1 = 2 * oy, 2 * oy + 1
+            for ox in range(ow):
+                j = 2 * ox
+                total = zero + x[b, ci, r0, _U(j)] + x[b, ci, r0, _U(j + 1)]
+                total = total + x[b, ci, r1, _U(j)] + x[b, ci, r1, _U(j + 1)]
+                y[b, ci, oy, _U(ox)] = total / count
+
+
+@jit(parallel=True)
+def _avg_back_loop_2x2(dy, dx):
+    """Write each pixel of the 2x2/2 windows its share ``dy / 4`` once (no overlap, no adds)."""
+    n, c, oh, ow = dy.shape
+    zero, count = dx.dtype.type(0), dx.dtype.type(4)
+    for t in prange(n * c):
+        b, ci = t // c, t % c
+        for oy in range(oh):
+            for i in range(2):
+                for ox in range(ow):
+                    share = dy[b, ci, oy, _U(ox)] / count + zero
+                    dx[b, ci, 2 * oy + i, _U(2 * ox)] = share
+                    dx[b, ci, 2 * oy + i, _U(2 * ox + 1)] = share
+
+
+@jit(parallel=True)
 def _avg_loop(x, y, kh, kw, sh, sw, ph, pw):
     """One thread per plane; each output row sums its windows offset by offset (vectorised)."""
     n, c, h, w = x.shape
@@ -159,6 +247,9 @@ def maxpool2d_forward(x, kh, kw, stride=None, pad=0):
     sh, sw, ph, pw, oh, ow = _geometry(x.shape, kh, kw, stride, pad)
     y = np.empty((*x.shape[:2], oh, ow), dtype=x.dtype)
     arg = np.empty(y.shape, dtype=np.int64)
+    if is_2x2_tiling(kh, kw, sh, sw, ph, pw):
+        _max_loop_2x2(x, y, arg)
+        return y, arg
     scratch = np.empty((x.shape[0] * x.shape[1], ow), dtype=np.int32)  # (N*C, OW)
     _max_loop(x, y, arg, scratch, kh, kw, sh, sw, ph, pw)
     return y, arg
@@ -176,8 +267,15 @@ def maxpool2d_backward(dy, argmax, x_shape, kh, kw, stride=None, pad=0):
     -------
     dx : ndarray of shape (N, C, H, W)
     """
-    sh, sw, ph, pw, _, _ = _geometry(x_shape, kh, kw, stride, pad)
-    dx = np.zeros(tuple(int(s) for s in x_shape), dtype=dy.dtype)
+    sh, sw, ph, pw, oh, ow = _geometry(x_shape, kh, kw, stride, pad)
+    x_shape = tuple(int(s) for s in x_shape)
+    if is_2x2_tiling(kh, kw, sh, sw, ph, pw):
+        # every pixel is written when the windows tile the plane; else the last row/column stay 0
+        tiled = x_shape[2:] == (2 * oh, 2 * ow)
+        dx = (np.empty if tiled else np.zeros)(x_shape, dtype=dy.dtype)
+        _max_back_loop_2x2(dy, argmax, dx)
+        return dx
+    dx = np.zeros(x_shape, dtype=dy.dtype)
     _max_back_loop(dy, argmax, dx, kh, kw, sh, sw, ph, pw)
     return dx
 
@@ -195,7 +293,10 @@ def avgpool2d_forward(x, kh, kw, stride=None, pad=0):
     """
     sh, sw, ph, pw, oh, ow = _geometry(x.shape, kh, kw, stride, pad)
     y = np.empty((*x.shape[:2], oh, ow), dtype=x.dtype)
-    _avg_loop(x, y, kh, kw, sh, sw, ph, pw)
+    if is_2x2_tiling(kh, kw, sh, sw, ph, pw):
+        _avg_loop_2x2(x, y)
+    else:
+        _avg_loop(x, y, kh, kw, sh, sw, ph, pw)
     return y
 
 
@@ -211,8 +312,14 @@ def avgpool2d_backward(dy, x_shape, kh, kw, stride=None, pad=0):
     -------
     dx : ndarray of shape (N, C, H, W)
     """
-    sh, sw, ph, pw, _, _ = _geometry(x_shape, kh, kw, stride, pad)
-    dx = np.zeros(tuple(int(s) for s in x_shape), dtype=dy.dtype)
+    sh, sw, ph, pw, oh, ow = _geometry(x_shape, kh, kw, stride, pad)
+    x_shape = tuple(int(s) for s in x_shape)
+    if is_2x2_tiling(kh, kw, sh, sw, ph, pw):
+        tiled = x_shape[2:] == (2 * oh, 2 * ow)  # else the last row/column stay 0
+        dx = (np.empty if tiled else np.zeros)(x_shape, dtype=dy.dtype)
+        _avg_back_loop_2x2(dy, dx)
+        return dx
+    dx = np.zeros(x_shape, dtype=dy.dtype)
     scratch = np.empty((dy.shape[0] * dy.shape[1], dy.shape[3]), dtype=dy.dtype)  # (N*C, OW)
     _avg_back_loop(dy, dx, scratch, kh, kw, sh, sw, ph, pw)
     return dx
