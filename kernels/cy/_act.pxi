@@ -119,7 +119,7 @@ cdef inline floating _act(Act* a, floating z, floating p) noexcept nogil:
     elif Act is _Mish:
         return z * _mish_t(z)[0]
     elif Act is _Tanhexp:
-        return z * _tanh2(_tanhexp_e(z))[0]
+        return z * _tanh2_nonneg(_tanhexp_e(z))[0]
     else:  # _Gelu
         return half * z * (one + _tanh2(_gelu_zu(z)[1])[0])
 
@@ -158,7 +158,7 @@ cdef inline floating _grad(Act* a, floating z, floating p) noexcept nogil:
         return t + z * s2 * _sigmoid2(z)[0]
     elif Act is _Tanhexp:
         e = _tanhexp_e(z)
-        t, s2 = _tanh2(e)
+        t, s2 = _tanh2_nonneg(e)
         return t + z * (e * s2)  # z * e could overflow where s2 is already 0
     else:  # _Gelu
         zc, u = _gelu_zu(z)
