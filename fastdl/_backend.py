@@ -18,6 +18,7 @@ it; nothing falls back silently.
 
 import contextlib
 import contextvars
+import functools
 import importlib
 import os
 
@@ -184,6 +185,7 @@ def resolve(kernel_name, backend=None):
     return name, _load(name, kernel_name)
 
 
+@functools.cache
 def activations():
     """``(defaults, aliases)``: activation name -> {param: default}, and alias -> name."""
     common = importlib.import_module("fastdl._kernels._common")

@@ -153,6 +153,12 @@ cases = {  # name: (call, the error a debug build raises)
     "scratch rows too short": (
         lambda: _pool._avg_backward(y, dx, shares[:, :5].copy(), *pool), ValueError
     ),
+    "2x2 windows larger than x": (
+        lambda: _pool._max_forward_2x2(np.zeros((1, 2, 3, 4)), y, argmax), ValueError
+    ),
+    "2x2 argmax has fewer channels": (
+        lambda: _pool._max_backward_2x2(y, np.zeros((1, 1, 2, 2), np.int64), dx), IndexError
+    ),
 }
 for name, (call, error) in cases.items():
     try:
@@ -195,7 +201,7 @@ def test_debug_build_raises_instead_of_crashing(tmp_path):
     (pkg / "__init__.py").touch()
     (pkg / "cy" / "__init__.py").touch()
     shutil.copy(ROOT / "kernels" / "_common.py", pkg / "_common.py")
-    for name in ("_pool.pyx", "_util.pxi"):
+    for name in ("_pool.pyx", "_util.pxi", "_pool_2x2.pxi"):
         shutil.copy(source / name, pkg / "cy" / name)
     build = textwrap.dedent(f"""
         from Cython.Build import cythonize
@@ -212,4 +218,4 @@ def test_debug_build_raises_instead_of_crashing(tmp_path):
     checked = subprocess.run([sys.executable, "-c", DEBUG_CHECKS], **run)
     assert checked.returncode == 0, f"the debug build crashed:\n{checked.stderr[-3000:]}"
     lines = checked.stdout.splitlines()
-    assert len(lines) == 5 and all(line.startswith("raised:") for line in lines), lines
+    assert len(lines) == 7 and all(line.startswith("raised:") for line in lines), lines

@@ -14,6 +14,7 @@ slower than AVX-512. ``_LOOPS`` is the best of the three that this CPU runs.
 """
 
 import importlib
+import math
 
 import numpy as np
 
@@ -122,10 +123,12 @@ def _pieces(x, b, axis):
         return [(lo, hi, m, False) for lo, hi, m in cuts if hi > lo]
     if x.size == 0:
         return []
-    inner = x.size // int(np.prod(x.shape[: axis + 1]))
+    inner = x.size // math.prod(x.shape[: axis + 1])
     return [(0, x.size, x.shape[axis] if inner == 1 else inner, inner == 1)]
 
 
 def _piece(a, lo, hi, m):
     """Flat ``a[lo:hi]`` viewed as rows of ``m``: shape ``((hi - lo) // m, m)``."""
-    return a.reshape(-1)[lo:hi].reshape(-1, m)
+    if lo == 0 and hi == a.size:
+        return a.reshape(-1, m)  # (size // m, m)
+    return a.reshape(-1)[lo:hi].reshape(-1, m)  # (rows, m)

@@ -105,21 +105,27 @@ def _expm1_nonpos(z, out, bits, m):
         out[j] = p if a > T(-0.5) else out[j] - T(1)
 
 
+@jit(reassociate=False, inline=True)
+def _tanh_nonneg_single(a):
+    """float32 tanh(a) for ``a >= 0`` without ``exp``: ``a * P(a**2) / Q(a**2)``, a capped at 9.1
+    (tanh rounds to 1 beyond), degrees 5 / 3 fitted by ``tools/fit_float32.py`` (at most 6 ulp,
+    0.8 on average); half the work of the ``exp`` form."""
+    T = np.float32
+    a = min(a, T(9.1))
+    s = a * a
+    p = T(1.779790924728272e-11) * s + T(-1.259902054095248e-08)
+    p = (p * s + T(9.206294989679783e-06)) * s + T(0.0029140314275951642)
+    p = (p * s + T(0.1291295926637495)) * s + T(0.9999999349780463)
+    q = T(0.00022717159746726685) * s + T(0.023735588443062127)
+    q = (q * s + T(0.46246238248430926)) * s + T(1)
+    return min(a * p / q, T(1))
+
+
 @jit(reassociate=False)
 def _tanh_single(v, out, m):
-    """float32 ``out[:m] = tanh(v[:m])`` without ``exp``: ``a * P(a**2) / Q(a**2)``, a = |v|
-    capped at 9.1 (tanh rounds to 1 beyond), degrees 5 / 3 fitted by ``tools/fit_float32.py``
-    (at most 6 ulp, 0.8 on average); half the work of the ``exp`` form."""
-    T = v.dtype.type
+    """float32 ``out[:m] = tanh(v[:m])`` by :func:`_tanh_nonneg_single` of ``|v|``."""
     for j in range(m):
-        a = min(abs(v[j]), T(9.1))
-        s = a * a
-        p = T(1.779790924728272e-11) * s + T(-1.259902054095248e-08)
-        p = (p * s + T(9.206294989679783e-06)) * s + T(0.0029140314275951642)
-        p = (p * s + T(0.1291295926637495)) * s + T(0.9999999349780463)
-        q = T(0.00022717159746726685) * s + T(0.023735588443062127)
-        q = (q * s + T(0.46246238248430926)) * s + T(1)
-        t = min(a * p / q, T(1))
+        t = _tanh_nonneg_single(abs(v[j]))
         out[j] = -t if v[j] < 0 else t
 
 
@@ -230,9 +236,13 @@ def forward(code, p, z, y, s1, s2, bits, m):
             y[j] = z[j] * y[j]
     elif code == 11:  # tanhexp
         _exp(z, 1, s1, bits, m)
-        _tanh(s1, s2, bits, m)
-        for j in range(m):
-            y[j] = z[j] * s2[j]
+        if z.itemsize == 4:  # one loop for tanh and the product
+            for j in range(m):
+                y[j] = z[j] * _tanh_nonneg_single(s1[j])
+        else:
+            _tanh(s1, s2, bits, m)
+            for j in range(m):
+                y[j] = z[j] * s2[j]
     else:  # gelu
         _gelu_t(z, s2, s1, bits, m)
         for j in range(m):
@@ -294,9 +304,14 @@ def derivative(code, p, z, s1, s2, bits, m):
             s1[j] = t + z[j] * (one - t * t) * sig  # multiplied by 1 - t*t, exactly 0 there
     elif code == 11:  # tanhexp: e**z in s1, tanh(e**z) in s2; the bracket is 0 once tanh is 1
         _exp(z, 1, s1, bits, m)
-        _tanh(s1, s2, bits, m)
-        for j in range(m):
-            s1[j] = s2[j] + z[j] * (s1[j] * (one - s2[j] * s2[j]))
+        if z.itemsize == 4:  # one loop for tanh and the derivative
+            for j in range(m):
+                t = _tanh_nonneg_single(s1[j])
+                s1[j] = t + z[j] * (s1[j] * (one - t * t))
+        else:
+            _tanh(s1, s2, bits, m)
+            for j in range(m):
+                s1[j] = s2[j] + z[j] * (s1[j] * (one - s2[j] * s2[j]))
     else:  # gelu
         _gelu_t(z, s2, s1, bits, m)
         for j in range(m):
