@@ -222,10 +222,12 @@ def forward(code, p, z, y, s1, s2, bits, m):
         _log1p_unit(s1, s2, m)
         for j in range(m):
             y[j] = max(z[j], zero) + s2[j]
-    elif code == 8:  # swish
-        _sigmoid(z, y, bits, m)
+    elif code == 8:  # swish: z * sigmoid(z), in the loop that finishes the sigmoid
+        _exp(z, -1, y, bits, m)
         for j in range(m):
-            y[j] = z[j] * y[j]
+            e = y[j]
+            r = one / (one + e)
+            y[j] = z[j] * (r if z[j] >= 0 else e * r)
     elif code == 9:  # hswish, on z clipped to [-n/2, n/2]: no overflow for huge |z|
         for j in range(m):
             zc = min(max(z[j], -half), half)

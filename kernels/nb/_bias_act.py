@@ -136,9 +136,13 @@ def _backward_loop(dy2, x2, b, mode, code, p, dx2, groups, scratch, int_scratch,
         m = min(BLOCK, n - j0)
         z, s1, s2 = np.empty_like(scratch), np.empty_like(scratch), np.empty_like(scratch)
         bits = np.empty_like(int_scratch)
+        if code == 0:  # identity: act' = 1, x is not read
+            for j in range(m):
+                s1[j] = 1
         for row in range(g * r // groups, (g + 1) * r // groups):
-            _load(x2, b, mode, row, j0, m, z)
-            _act_derivative(code, p, z, s1, s2, bits, m)
+            if code != 0:
+                _load(x2, b, mode, row, j0, m, z)
+                _act_derivative(code, p, z, s1, s2, bits, m)
             if mode == COLUMN_BIAS:
                 for j in range(m):
                     d = dy2[row, _U(j0 + j)] * s1[j]
