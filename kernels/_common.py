@@ -1,4 +1,6 @@
-"""Tiny helpers shared by every backend (pure Python; validation is in fastdl.functional)."""
+"""Tiny helpers shared by every backend (validation is in fastdl.functional)."""
+
+import numpy as np
 
 
 def pair(v):
@@ -30,6 +32,21 @@ def is_2x2_tiling(kh, kw, sh, sw, ph, pw):
     Its windows do not overlap, so max pooling's backward writes each covered pixel once.
     """
     return kh == kw == sh == sw == 2 and ph == pw == 0
+
+
+def pool_backward_setup(x_shape, dtype, kh, kw, stride, pad):
+    """``(dx, fast, (sh, sw, ph, pw))`` for a pooling backward of an (N, C, H, W) input.
+
+    ``fast``: the 2x2 stride-2 unpadded loops apply (:func:`is_2x2_tiling`); they write every
+    pixel their windows cover, so ``dx`` is left uninitialised when the windows cover the whole
+    plane. Otherwise ``dx`` is zeroed (the loops add into it, or skip the last row/column).
+    """
+    sh, sw, ph, pw, oh, ow = pool_geometry(x_shape, kh, kw, stride, pad)
+    x_shape = tuple(int(s) for s in x_shape)
+    fast = is_2x2_tiling(kh, kw, sh, sw, ph, pw)
+    covered = fast and x_shape[2:] == (2 * oh, 2 * ow)
+    dx = (np.empty if covered else np.zeros)(x_shape, dtype=dtype)
+    return dx, fast, (sh, sw, ph, pw)
 
 
 # Activation names and their parameters with PyTorch's defaults (KERNELS.md). Every backend

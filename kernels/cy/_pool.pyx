@@ -20,6 +20,7 @@ from libc.stdint cimport int32_t, int64_t
 import numpy as np
 
 from .._common import is_2x2_tiling
+from .._common import pool_backward_setup as _backward_setup
 from .._common import pool_geometry as _geometry
 
 include "_util.pxi"
@@ -67,16 +68,11 @@ def maxpool2d_backward(dy, argmax, x_shape, kh, kw, stride=None, pad=0):
     -------
     dx : ndarray of shape (N, C, H, W)
     """
-    sh, sw, ph, pw, oh, ow = _geometry(x_shape, kh, kw, stride, pad)
-    x_shape = tuple(int(s) for s in x_shape)
-    if is_2x2_tiling(kh, kw, sh, sw, ph, pw):
-        # every pixel is written when the windows tile the plane; else the last row/column stay 0
-        tiled = x_shape[2:] == (2 * oh, 2 * ow)
-        dx = (np.empty if tiled else np.zeros)(x_shape, dtype=dy.dtype)
+    dx, fast, (sh, sw, ph, pw) = _backward_setup(x_shape, dy.dtype, kh, kw, stride, pad)
+    if fast:
         _max_backward_2x2(dy, argmax, dx)
-        return dx
-    dx = np.zeros(x_shape, dtype=dy.dtype)
-    _max_backward(dy, argmax, dx, kh, kw, sh, sw, ph, pw)
+    else:
+        _max_backward(dy, argmax, dx, kh, kw, sh, sw, ph, pw)
     return dx
 
 
@@ -112,15 +108,11 @@ def avgpool2d_backward(dy, x_shape, kh, kw, stride=None, pad=0):
     -------
     dx : ndarray of shape (N, C, H, W)
     """
-    sh, sw, ph, pw, oh, ow = _geometry(x_shape, kh, kw, stride, pad)
-    x_shape = tuple(int(s) for s in x_shape)
-    if is_2x2_tiling(kh, kw, sh, sw, ph, pw):
-        tiled = x_shape[2:] == (2 * oh, 2 * ow)  # else the last row/column stay 0
-        dx = (np.empty if tiled else np.zeros)(x_shape, dtype=dy.dtype)
+    dx, fast, (sh, sw, ph, pw) = _backward_setup(x_shape, dy.dtype, kh, kw, stride, pad)
+    if fast:
         _avg_backward_2x2(dy, dx)
         return dx
-    dx = np.zeros(x_shape, dtype=dy.dtype)
-    n, c = dy.shape[:2]
+    n, c, _, ow = dy.shape
     scratch = np.empty((n * c, ow + dx.shape[3]), dtype=dy.dtype)  # (N*C, OW + W)
     _avg_backward(dy, dx, scratch, kh, kw, sh, sw, ph, pw)
     return dx

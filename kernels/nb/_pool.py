@@ -13,6 +13,7 @@ import numpy as np
 from numba import prange
 
 from .._common import is_2x2_tiling
+from .._common import pool_backward_setup as _backward_setup
 from .._common import pool_geometry as _geometry
 from ._config import jit
 from ._index import _U, _first, _span
@@ -267,16 +268,11 @@ def maxpool2d_backward(dy, argmax, x_shape, kh, kw, stride=None, pad=0):
     -------
     dx : ndarray of shape (N, C, H, W)
     """
-    sh, sw, ph, pw, oh, ow = _geometry(x_shape, kh, kw, stride, pad)
-    x_shape = tuple(int(s) for s in x_shape)
-    if is_2x2_tiling(kh, kw, sh, sw, ph, pw):
-        # every pixel is written when the windows tile the plane; else the last row/column stay 0
-        tiled = x_shape[2:] == (2 * oh, 2 * ow)
-        dx = (np.empty if tiled else np.zeros)(x_shape, dtype=dy.dtype)
+    dx, fast, (sh, sw, ph, pw) = _backward_setup(x_shape, dy.dtype, kh, kw, stride, pad)
+    if fast:
         _max_back_loop_2x2(dy, argmax, dx)
-        return dx
-    dx = np.zeros(x_shape, dtype=dy.dtype)
-    _max_back_loop(dy, argmax, dx, kh, kw, sh, sw, ph, pw)
+    else:
+        _max_back_loop(dy, argmax, dx, kh, kw, sh, sw, ph, pw)
     return dx
 
 
@@ -312,14 +308,10 @@ def avgpool2d_backward(dy, x_shape, kh, kw, stride=None, pad=0):
     -------
     dx : ndarray of shape (N, C, H, W)
     """
-    sh, sw, ph, pw, oh, ow = _geometry(x_shape, kh, kw, stride, pad)
-    x_shape = tuple(int(s) for s in x_shape)
-    if is_2x2_tiling(kh, kw, sh, sw, ph, pw):
-        tiled = x_shape[2:] == (2 * oh, 2 * ow)  # else the last row/column stay 0
-        dx = (np.empty if tiled else np.zeros)(x_shape, dtype=dy.dtype)
+    dx, fast, (sh, sw, ph, pw) = _backward_setup(x_shape, dy.dtype, kh, kw, stride, pad)
+    if fast:
         _avg_back_loop_2x2(dy, dx)
         return dx
-    dx = np.zeros(x_shape, dtype=dy.dtype)
     scratch = np.empty((dy.shape[0] * dy.shape[1], dy.shape[3]), dtype=dy.dtype)  # (N*C, OW)
     _avg_back_loop(dy, dx, scratch, kh, kw, sh, sw, ph, pw)
     return dx
