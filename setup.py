@@ -90,6 +90,8 @@ def _extensions():
         Extension("fastdl._kernels.cy." + os.path.splitext(os.path.basename(path))[0], [path])
         for path in sorted(glob(os.path.join("kernels", "cy", "*.pyx")))
     ]
+    if not exts:  # e.g. an sdist made without MANIFEST.in: never build silently without them
+        raise RuntimeError("kernels/cy/*.pyx not found: the Cython backend cannot be built")
     # force: the generated .c depends on DIRECTIVES (debug or not), not only on the .pyx
     return cythonize(exts, compiler_directives=DIRECTIVES, force=True)
 
