@@ -47,10 +47,10 @@ def maxpool2d_forward(x, kh, kw, stride=None, pad=0):
     sh, sw, ph, pw, oh, ow = _geometry(x.shape, kh, kw, stride, pad)
     y = np.empty((*x.shape[:2], oh, ow), dtype=x.dtype)
     argmax = np.empty(y.shape, dtype=np.int64)
-    scratch = np.empty((y.shape[0] * y.shape[1], ow), dtype=np.int32)  # (N*C, OW)
     if is_2x2_tiling(kh, kw, sh, sw, ph, pw):
         _max_forward_2x2(x, y, argmax)
     else:
+        scratch = np.empty((y.shape[0] * y.shape[1], ow), dtype=np.int32)  # (N*C, OW)
         _max_forward(x, y, argmax, scratch, kh, kw, sh, sw, ph, pw)
     return y, argmax
 

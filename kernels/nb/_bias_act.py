@@ -71,8 +71,9 @@ def _scratch(x):
 
 
 @jit(inline=True)
-def _load(x2, b, mode, row, j0, m, z):
-    """``z[:m] = x2[row, j0:j0 + m] + bias`` (added in the input dtype, as the reference).
+def _load(x2, b, mode, row, j0, m, out, at):
+    """``out[at:at + m] = x2[row, j0:j0 + m] + bias`` (added in the input dtype, as the
+    reference); ``out`` is 1-D: a scratch block, or the flat output for identity.
 
     Indexes the whole arrays, with unsigned indices (a signed one makes Numba check for negative
     indices, which stops vectorisation), and is inlined: a row view, or an array argument of a
@@ -81,32 +82,18 @@ def _load(x2, b, mode, row, j0, m, z):
     if mode == ROW_BIAS:
         bv = b[row % b.size]
         for j in range(m):
-            z[j] = x2[row, _U(j0 + j)] + bv
+            out[_U(at + j)] = x2[row, _U(j0 + j)] + bv
     elif mode == COLUMN_BIAS:
         for j in range(m):
-            z[j] = x2[row, _U(j0 + j)] + b[_U(j0 + j)]
+            out[_U(at + j)] = x2[row, _U(j0 + j)] + b[_U(j0 + j)]
     else:
         for j in range(m):
-            z[j] = x2[row, _U(j0 + j)]
-
-
-@jit(inline=True)
-def _add_bias(x2, b, mode, row, j0, m, y2):
-    """``y2[row, j0:j0 + m] = x2[row, j0:j0 + m] + bias``, whole-array indexing as ``_load``."""
-    if mode == ROW_BIAS:
-        bv = b[row % b.size]
-        for j in range(m):
-            y2[row, _U(j0 + j)] = x2[row, _U(j0 + j)] + bv
-    elif mode == COLUMN_BIAS:
-        for j in range(m):
-            y2[row, _U(j0 + j)] = x2[row, _U(j0 + j)] + b[_U(j0 + j)]
-    else:
-        for j in range(m):
-            y2[row, _U(j0 + j)] = x2[row, _U(j0 + j)]
+            out[_U(at + j)] = x2[row, _U(j0 + j)]
 
 
 @jit(parallel=True)
-def _forward_loop(x2, b, mode, code, p, y2, groups, scratch, int_scratch):
+def _forward_loop(x2, b, mode, code, p, y1, groups, scratch, int_scratch):
+    """``y1`` is the flat output, ``y1[row*L + j]`` = ``y2[row, j]`` of the (R, L) view."""
     r, n = x2.shape
     n_blocks = (n + BLOCK - 1) // BLOCK
     for t in prange(groups * n_blocks):
@@ -116,10 +103,10 @@ def _forward_loop(x2, b, mode, code, p, y2, groups, scratch, int_scratch):
         bits = np.empty_like(int_scratch)
         for row in range(g * r // groups, (g + 1) * r // groups):
             if code == 0:  # identity: y = x + b, written straight into y
-                _add_bias(x2, b, mode, row, j0, m, y2)
+                _load(x2, b, mode, row, j0, m, y1, row * n + j0)
                 continue
-            _load(x2, b, mode, row, j0, m, z)
-            _act_forward(code, p, z, y2[row, j0:], s1, s2, bits, m)
+            _load(x2, b, mode, row, j0, m, z, 0)
+            _act_forward(code, p, z, y1[row * n + j0 :], s1, s2, bits, m)
 
 
 @jit(parallel=True)
@@ -141,7 +128,7 @@ def _backward_loop(dy2, x2, b, mode, code, p, dx2, groups, scratch, int_scratch,
                 s1[j] = 1
         for row in range(g * r // groups, (g + 1) * r // groups):
             if code != 0:
-                _load(x2, b, mode, row, j0, m, z)
+                _load(x2, b, mode, row, j0, m, z, 0)
                 _act_derivative(code, p, z, s1, s2, bits, m)
             if mode == COLUMN_BIAS:
                 for j in range(m):
@@ -180,7 +167,7 @@ def bias_act_forward(x, b, act, axis=1, **act_params):
     """
     x2, bias, mode, code, p, groups, _, _ = _setup(x, b, act, axis, act_params)
     y = np.empty_like(x)
-    _forward_loop(x2, bias, mode, code, p, y.reshape(x2.shape), groups, *_scratch(x))  # (R, L)
+    _forward_loop(x2, bias, mode, code, p, y.reshape(-1), groups, *_scratch(x))  # (R*L,)
     return y
 
 
