@@ -7,11 +7,15 @@ per-iteration series, the table text, the files written and the wall time. The s
 gives the same numbers. Each module's docstring states the set-up and the published experiment it
 mirrors.
 
-The configurations of an experiment (optimizers, scales, trials...) train in parallel, in
-``workers`` processes (default: one per core) started with ``spawn`` and limited to one thread
-each, so the numbers do not depend on the number of workers; a script that runs an experiment
-this way needs an ``if __name__ == "__main__":`` guard. ``workers=0`` trains them in the calling
-process instead, with its thread settings (the last bits of the results may then differ).
+The configurations of an experiment (optimizers, scales, trials...) train in parallel, each on
+one thread, in ``workers`` processes (default: one per core) started with ``spawn``, or on any
+``concurrent.futures.Executor`` given as ``executor`` (a Dask cluster's
+``Client.get_executor()``), so the numbers do not depend on the number of workers or where they
+run; a script that runs an experiment this way needs an ``if __name__ == "__main__":`` guard.
+``workers=0`` trains them in the calling process instead, with its thread settings (the last bits
+of the results may then differ). One runner (:mod:`fastdl.experiments._runner`) holds the options
+every experiment shares; each module states only its configurations, how one trains, its
+columns and plots.
 
 ==================  =================================================================
 name                what it compares
@@ -28,8 +32,6 @@ name                what it compares
 ==================  =================================================================
 """
 
-import inspect
-
 from . import (
     activations,
     batchnorm,
@@ -40,7 +42,7 @@ from . import (
     optimizers,
     regularization,
 )
-from ._common import ExperimentResult
+from ._runner import ExperimentResult
 
 EXPERIMENTS = {
     "optimizers": optimizers.run,
@@ -63,10 +65,12 @@ def run(name, **options):
     name : str
         A key of :data:`EXPERIMENTS`.
     **options
-        Keyword arguments of that experiment's function, e.g. ``dataset="fashion-mnist"``,
+        The options every experiment takes, e.g. ``dataset="fashion-mnist"``,
         ``data="path/to/full/mnist"``, ``epochs=5``, ``seed=1``, ``out="results"``,
-        ``train_size=1000``, ``workers=2``, ``verbose=True``; unset ones keep the experiment's
-        defaults.
+        ``train_size=1000``, ``workers=2`` or ``executor=client.get_executor()``,
+        ``backend="numba"``, ``verbose=True`` (see
+        :meth:`fastdl.experiments._runner.Experiment.__call__`), and the experiment's own (see
+        its class); unset ones keep the experiment's defaults.
 
     Raises
     ------
@@ -77,15 +81,7 @@ def run(name, **options):
     """
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}")
-    fn = EXPERIMENTS[name]
-    accepted = inspect.signature(fn).parameters
-    unknown = sorted(set(options) - set(accepted))
-    if unknown:
-        raise TypeError(
-            f"experiment {name!r} takes no option {', '.join(unknown)}; "
-            f"its options: {', '.join(accepted)}"
-        )
-    return fn(**options)
+    return EXPERIMENTS[name](**options)
 
 
 __all__ = ["EXPERIMENTS", "ExperimentResult", "run"]

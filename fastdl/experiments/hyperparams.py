@@ -11,7 +11,7 @@ run in parallel over the local cores (``workers``) where the textbook runs them 
 Reproducibility: trial ``i`` draws its hyperparameters and its seed (weights and batch order)
 from the ``i``-th child of ``numpy.random.SeedSequence(seed).spawn(trials)``, so the results do
 not depend on the number of workers or on scheduling (the workers are those of every experiment,
-see :func:`fastdl.experiments._common.map_tasks`).
+see :mod:`fastdl.experiments._executors`).
 """
 
 import numpy as np
@@ -20,7 +20,7 @@ from .. import models
 from ..optimizers import get_optimizer
 from ..regularizers import L2
 from ..training import split_validation
-from . import _common
+from . import _common, _runner
 
 COLUMNS = [
     ("rank", "rank", "d"),
@@ -33,36 +33,13 @@ COLUMNS = [
 ]
 
 
-def run(
-    *,
-    dataset="mnist",
-    data=None,
-    epochs=50,
-    seed=0,
-    out=_common.DEFAULT_OUT,
-    train_size=500,
-    batch_size=100,
-    trials=100,
-    workers=None,
-    validation_split=0.2,
-    lr_exponents=(-6.0, -2.0),
-    weight_decay_exponents=(-8.0, -4.0),
-    hidden=(100, 100, 100, 100, 100, 100),
-    top=10,
-    verbose=False,
-):
+class RandomSearch(_runner.Experiment):
     """Random search: ``trials`` networks, each with a log-uniform learning rate and weight decay.
 
-    Parameters
-    ----------
-    dataset, data, epochs, seed, out, batch_size, verbose
-        As for :func:`fastdl.experiments.optimizers.run`.
-    train_size : int
-        The first ``train_size`` training images are shuffled (with ``seed``) and split.
+    Options besides the shared ones (:meth:`fastdl.experiments._runner.Experiment.__call__`);
+    the first ``train_size`` training images are shuffled (with ``seed``) and split:
+
     trials : int
-    workers : int, optional
-        Processes (default: one per core, at most ``trials``); 0 runs the trials in this
-        process. See :func:`fastdl.experiments._common.map_tasks`.
     validation_split : float in (0, 1)
         Fraction of the ``train_size`` images held out for validation.
     lr_exponents, weight_decay_exponents : (float, float)
@@ -71,132 +48,133 @@ def run(
     top : int
         Rows of the printed table (the best trials).
 
-    Returns
-    -------
-    ExperimentResult
-        ``rows``: every trial, best first (by final validation accuracy, then trial number);
-        the table shows the first ``top``. Series keyed ``"trial <n>"`` (1-based) with ``loss``,
-        ``val_loss``, ``val_acc`` and ``acc`` (mini-batch training accuracy) per epoch.
+    Rows: every trial, best first (by final validation accuracy, then trial number); the table
+    shows the first ``top``. Series keyed ``"trial <n>"`` (1-based) with ``loss``, ``val_loss``,
+    ``val_acc`` and ``acc`` (mini-batch training accuracy) per epoch.
     """
-    _common.check_count("trials", trials)
-    _common.check_count("top", top)
-    settings = dict(
-        dataset=dataset, data=data, epochs=epochs, seed=seed, out=out, train_size=train_size,
-        batch_size=batch_size, trials=trials, validation_split=validation_split,
-        lr_exponents=list(lr_exponents), weight_decay_exponents=list(weight_decay_exponents),
-        hidden=list(hidden), top=top, workers=_common.resolve_workers(workers, trials),
+
+    name = "hyperparams"
+    title = "Random search over learning rate and weight decay"
+    defaults = dict(
+        epochs=50, train_size=500, batch_size=100, trials=100, validation_split=0.2,
+        lr_exponents=(-6.0, -2.0), weight_decay_exponents=(-8.0, -4.0),
+        hidden=(100, 100, 100, 100, 100, 100), top=10,
     )  # fmt: skip
-    run_ = _common.Run("hyperparams", settings, verbose)
-    (x, t), _ = _common.load_data(dataset, data, train_size)  # the test set stays unused
-    order = np.random.default_rng(seed).permutation(len(x))
-    split = split_validation(x[order], t[order], validation_split)
-    tasks = []
-    for i, child in enumerate(np.random.SeedSequence(seed).spawn(trials)):
-        rng = np.random.default_rng(child)
-        lr = 10 ** rng.uniform(*lr_exponents)
-        weight_decay = 10 ** rng.uniform(*weight_decay_exponents)
-        trial_seed = int(rng.integers(2**32))  # weights and batch order
-        tasks.append((i + 1, float(lr), float(weight_decay), trial_seed, settings))
-    results = []
-    for result in _common.map_tasks(_trial, tasks, split, settings["workers"]):
-        results.append(result)
-        run_.log(
-            f"trial {result['trial']}/{trials}: lr {result['lr']:.2e}, "
-            f"weight decay {result['weight_decay']:.2e}: val acc {result['val_acc']:.4f}"
+    columns = COLUMNS
+    progress = "lr {lr:.2e}, weight decay {weight_decay:.2e}: val acc {val_acc:.4f}"
+    plots = ("scatter", "best")
+
+    def check(self, settings):
+        _common.check_count("trials", settings["trials"])
+        _common.check_count("top", settings["top"])
+
+    def load(self, settings):
+        """``(train, validation)`` from the shuffled first ``train_size`` training images."""
+        (x, t), _ = super().load(settings)  # the test set stays unused
+        order = np.random.default_rng(settings["seed"]).permutation(len(x))
+        return split_validation(x[order], t[order], settings["validation_split"])
+
+    def configurations(self, settings):
+        """``(trial, lr, weight decay, seed)``: trial ``i`` draws from the ``i``-th child seed."""
+        configs = []
+        children = np.random.SeedSequence(settings["seed"]).spawn(settings["trials"])
+        for i, child in enumerate(children):
+            rng = np.random.default_rng(child)
+            lr = 10 ** rng.uniform(*settings["lr_exponents"])
+            weight_decay = 10 ** rng.uniform(*settings["weight_decay_exponents"])
+            trial_seed = int(rng.integers(2**32))  # weights and batch order
+            configs.append((i + 1, float(lr), float(weight_decay), trial_seed))
+        return configs
+
+    def train(self, config, settings, data):
+        trial, lr, weight_decay, trial_seed = config
+        (x, t), val = data
+        model = models.mlp(784, tuple(settings["hidden"]), 10, rng=trial_seed)
+        s = _common.train(
+            model, get_optimizer("sgd", lr=lr), x, t, settings, sets={}, seed=trial_seed,
+            regularizer=L2(weight_decay), validation_data=val,
+        )  # fmt: skip
+        row = {
+            "trial": trial,
+            "lr": lr,
+            "weight_decay": weight_decay,
+            "val_acc": s["val_acc"][-1],
+            "best_val_acc": max(s["val_acc"]),
+            "train_acc": s["acc"][-1],
+        }
+        series = {k: s[k] for k in ("loss", "acc", "val_loss", "val_acc", "epoch_time")}
+        return _runner.Outcome(f"trial {trial}", row, series)
+
+    def table(self, outcomes, settings):
+        """Every trial, ranked by the final validation accuracy (then by trial number)."""
+        rows = sorted((o.row for o in outcomes), key=lambda r: (-r["val_acc"], r["trial"]))
+        for rank, row in enumerate(rows, 1):
+            row["rank"] = rank
+        return rows
+
+    def shown(self, rows, settings):
+        return rows[: settings["top"]]
+
+    def notes(self, settings, data):
+        (x, _), (x_val, _) = data
+        return (
+            f"The best {min(settings['top'], settings['trials'])} of {settings['trials']} "
+            f"trials; {len(x)} training and {len(x_val)} validation images (carved from the "
+            "training data; the test set is not used). Ranked by the validation accuracy after "
+            "the last epoch."
         )
-    series = {f"trial {r['trial']}": r.pop("series") for r in results}
-    rows = sorted(results, key=lambda r: (-r["val_acc"], r["trial"]))
-    for rank, row in enumerate(rows, 1):
-        row["rank"] = rank
-    shown = rows[:top]
-    return run_.finish(
-        rows,
-        series,
-        COLUMNS,
-        [lambda r: _plot_scatter(r, rows, shown), lambda r: _plot_best(r, shown, series)],
-        title="Random search over learning rate and weight decay",
-        notes=f"The best {len(shown)} of {trials} trials; {len(split[0][0])} training and "
-        f"{len(split[1][0])} validation images (carved from the training data; the test set is "
-        "not used). Ranked by the validation accuracy after the last epoch.",
-        shown=shown,
-    )
 
-
-def _trial(task, split):
-    """Train one network; returns its row (with its ``series``)."""
-    index, lr, weight_decay, trial_seed, settings = task
-    (x, t), val = split
-    model = models.mlp(784, tuple(settings["hidden"]), 10, rng=trial_seed)
-    _, s = _common.train(
-        model,
-        get_optimizer("sgd", lr=lr),
-        x,
-        t,
-        epochs=settings["epochs"],
-        batch_size=settings["batch_size"],
-        seed=trial_seed,
-        sets={},
-        regularizer=L2(weight_decay),
-        validation_data=val,
-    )
-    return {
-        "trial": index,
-        "lr": lr,
-        "weight_decay": weight_decay,
-        "val_acc": s["val_acc"][-1],
-        "best_val_acc": max(s["val_acc"]),
-        "train_acc": s["acc"][-1],
-        "series": {k: s[k] for k in ("loss", "acc", "val_loss", "val_acc", "epoch_time")},
-    }
-
-
-def _plot_scatter(run_, rows, shown):
-    fig, axes = _common.figure(1, 1, width=6.5, height=4.8)
-    ax = axes[0, 0]
-    points = ax.scatter(
-        [r["lr"] for r in rows],
-        [r["weight_decay"] for r in rows],
-        c=[r["val_acc"] for r in rows],
-        cmap="viridis",
-        vmin=0,
-        vmax=1,
-    )
-    ax.scatter(
-        [r["lr"] for r in shown],
-        [r["weight_decay"] for r in shown],
-        s=120,
-        facecolors="none",
-        edgecolors="red",
-        label=f"best {len(shown)}",
-    )
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("learning rate")
-    ax.set_ylabel("weight decay")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
-    fig.colorbar(points, ax=ax, label="validation accuracy (last epoch)")
-    return _common.save(fig, run_.path("scatter.png"))
-
-
-def _plot_best(run_, shown, series):
-    ncols = min(5, len(shown))
-    nrows = -(-len(shown) // ncols)
-    fig, axes = _common.figure(nrows, ncols, width=2.6, height=2.2, sharex=True, sharey=True)
-    for ax, row in zip(axes.flat, shown):
-        s = series[f"trial {row['trial']}"]
-        epochs = np.arange(1, len(s["val_acc"]) + 1)
-        ax.plot(epochs, s["val_acc"], label="validation")
-        ax.plot(epochs, s["acc"], "--", label="train")
-        ax.set_title(
-            f"#{row['rank']}: lr {row['lr']:.1e}, wd {row['weight_decay']:.0e}", fontsize=8
+    def plot_scatter(self, rows, series, settings):
+        shown = self.shown(rows, settings)
+        fig, axes = _common.figure(1, 1, width=6.5, height=4.8)
+        ax = axes[0, 0]
+        points = ax.scatter(
+            [r["lr"] for r in rows],
+            [r["weight_decay"] for r in rows],
+            c=[r["val_acc"] for r in rows],
+            cmap="viridis",
+            vmin=0,
+            vmax=1,
         )
-        ax.set_ylim(0, 1)
+        ax.scatter(
+            [r["lr"] for r in shown],
+            [r["weight_decay"] for r in shown],
+            s=120,
+            facecolors="none",
+            edgecolors="red",
+            label=f"best {len(shown)}",
+        )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("learning rate")
+        ax.set_ylabel("weight decay")
         ax.grid(alpha=0.3)
-        _common.integer_ticks(ax)
-    for ax in list(axes.flat)[len(shown) :]:
-        ax.set_visible(False)
-    axes[0, 0].legend(fontsize="x-small")
-    fig.supxlabel("epoch")
-    fig.supylabel("accuracy")
-    return _common.save(fig, run_.path("best.png"))
+        ax.legend(fontsize="small")
+        fig.colorbar(points, ax=ax, label="validation accuracy (last epoch)")
+        return fig
+
+    def plot_best(self, rows, series, settings):
+        shown = self.shown(rows, settings)
+        ncols = min(5, len(shown))
+        nrows = -(-len(shown) // ncols)
+        fig, axes = _common.figure(nrows, ncols, width=2.6, height=2.2, sharex=True, sharey=True)
+        for ax, row in zip(axes.flat, shown):
+            s = series[f"trial {row['trial']}"]
+            epochs = np.arange(1, len(s["val_acc"]) + 1)
+            ax.plot(epochs, s["val_acc"], label="validation")
+            ax.plot(epochs, s["acc"], "--", label="train")
+            ax.set_title(
+                f"#{row['rank']}: lr {row['lr']:.1e}, wd {row['weight_decay']:.0e}", fontsize=8
+            )
+            ax.set_ylim(0, 1)
+            ax.grid(alpha=0.3)
+            _common.integer_ticks(ax)
+        for ax in list(axes.flat)[len(shown) :]:
+            ax.set_visible(False)
+        axes[0, 0].legend(fontsize="x-small")
+        fig.supxlabel("epoch")
+        fig.supylabel("accuracy")
+        return fig
+
+
+run = RandomSearch()

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import models
 from ..optimizers import get_optimizer
-from . import _common
+from . import _common, _runner
 
 INITS = {"std=0.01": 0.01, "LeCun": "lecun_normal", "Glorot": "glorot_normal", "He": "he_normal"}
 
@@ -32,28 +32,11 @@ COLUMNS = [
 ]
 
 
-def run(
-    *,
-    dataset="mnist",
-    data=None,
-    epochs=20,
-    seed=0,
-    out=_common.DEFAULT_OUT,
-    train_size=None,
-    batch_size=128,
-    lr=0.01,
-    activations=("sigmoid", "relu"),
-    inits=INITS,
-    hidden=(100, 100, 100, 100),
-    workers=None,
-    verbose=False,
-):
+class Initialisation(_runner.Experiment):
     """Train the MLP with each (activation, initialisation) pair, plain SGD.
 
-    Parameters
-    ----------
-    dataset, data, epochs, seed, out, train_size, batch_size, workers, verbose
-        As for :func:`fastdl.experiments.optimizers.run`.
+    Options besides the shared ones (:meth:`fastdl.experiments._runner.Experiment.__call__`):
+
     lr : float
         SGD learning rate.
     activations : sequence of str
@@ -62,78 +45,67 @@ def run(
         Label -> initialiser (a name of :mod:`fastdl.initializers` or a normal std).
     hidden : sequence of int
 
-    Returns
-    -------
-    ExperimentResult
-        One row per (activation, init); series keyed ``"<activation> <init label>"``.
+    Rows: one per (activation, init); series keyed ``"<activation> <init label>"``.
     """
-    pairs = [(act, label, init) for act in activations for label, init in inits.items()]
-    settings = dict(
-        dataset=dataset, data=data, epochs=epochs, seed=seed, out=out, train_size=train_size,
-        batch_size=batch_size, lr=lr, activations=list(activations), inits=dict(inits),
-        hidden=list(hidden), workers=_common.resolve_workers(workers, len(pairs)),
+
+    name = "init"
+    title = "Weight initialisation"
+    defaults = dict(
+        epochs=20, batch_size=128, lr=0.01, activations=("sigmoid", "relu"), inits=INITS,
+        hidden=(100, 100, 100, 100),
     )  # fmt: skip
-    run_ = _common.Run("init", settings, verbose)
-    shared = _common.load_data(dataset, data, train_size)
-    rows, series = [], {}
-    tasks = [(*pair, settings) for pair in pairs]
-    for s, row in _common.map_tasks(_train, tasks, shared, settings["workers"]):
-        series[f"{row['activation']} {row['init']}"] = s
-        rows.append(row)
-        run_.log(f"{row['activation']}, {row['init']}: test acc {row['test_acc']:.4f}")
-    return run_.finish(
-        rows,
-        series,
-        COLUMNS,
-        [lambda r: _plot(r, series, activations, inits)],
-        title="Weight initialisation",
-        notes='LeCun = N(0, 1/n_in), the textbook\'s "Xavier"; Glorot = N(0, 2/(n_in + n_out)); '
-        "He = N(0, 2/n_in).",
-    )
+    columns = COLUMNS
+    progress = "test acc {test_acc:.4f}"
+    plots = ("curves",)
+
+    def configurations(self, settings):
+        inits = settings["inits"].items()
+        return [(act, label, init) for act in settings["activations"] for label, init in inits]
+
+    def train(self, config, settings, data):
+        act, label, init = config
+        (x, t), test = data
+        model = models.mlp(
+            784, tuple(settings["hidden"]), 10, activation=act, init=init, rng=settings["seed"]
+        )
+        opt = get_optimizer("sgd", lr=settings["lr"])
+        s = _common.train(model, opt, x, t, settings, sets={"train": (x, t), "test": test})
+        row = {
+            "activation": act,
+            "init": label,
+            "first_loss": float(np.mean(s["iteration_loss"][:10])),
+            "final_loss": s["loss"][-1],
+            "train_acc": s["train_acc"][-1],
+            "test_acc": s["test_acc"][-1],
+            "time": sum(s["epoch_time"]),
+        }
+        return _runner.Outcome(f"{act} {label}", row, s)
+
+    def notes(self, settings, data):
+        return (
+            'LeCun = N(0, 1/n_in), the textbook\'s "Xavier"; Glorot = N(0, 2/(n_in + n_out)); '
+            "He = N(0, 2/n_in)."
+        )
+
+    def plot_curves(self, rows, series, settings):
+        activations, inits = settings["activations"], settings["inits"]
+        fig, axes = _common.figure(2, len(activations))
+        for col, act in enumerate(activations):
+            ax_loss, ax_acc = axes[0, col], axes[1, col]
+            for i, label in enumerate(inits):
+                s = series[f"{act} {label}"]
+                ax_loss.plot(*_common.smooth(s["iteration_loss"]), color=f"C{i}", label=label)
+                epochs = np.arange(1, len(s["test_acc"]) + 1)
+                ax_acc.plot(epochs, s["test_acc"], color=f"C{i}", label=label)
+            ax_loss.set_title(f"{act}: training loss", fontsize="medium")
+            ax_loss.set_xlabel("iteration")
+            ax_loss.set_ylabel("loss (moving average of 21)")
+            ax_loss.set_ylim(0, 2.5)
+            ax_loss.grid(alpha=0.3)
+            ax_loss.legend(fontsize="small")
+            _common.epochs_axis(ax_acc, "test accuracy", f"{act}: test accuracy")
+            ax_acc.set_ylim(0, 1)
+        return fig
 
 
-def _train(task, shared):
-    """One (activation, initialiser) pair: returns (series, row)."""
-    act, label, init, st = task
-    (x, t), test = shared
-    model = models.mlp(784, tuple(st["hidden"]), 10, activation=act, init=init, rng=st["seed"])
-    _, s = _common.train(
-        model,
-        get_optimizer("sgd", lr=st["lr"]),
-        x,
-        t,
-        epochs=st["epochs"],
-        batch_size=st["batch_size"],
-        seed=st["seed"],
-        sets={"train": (x, t), "test": test},
-    )
-    row = {
-        "activation": act,
-        "init": label,
-        "first_loss": float(np.mean(s["iteration_loss"][:10])),
-        "final_loss": s["loss"][-1],
-        "train_acc": s["train_acc"][-1],
-        "test_acc": s["test_acc"][-1],
-        "time": sum(s["epoch_time"]),
-    }
-    return s, row
-
-
-def _plot(run_, series, activations, inits):
-    fig, axes = _common.figure(2, len(activations))
-    for col, act in enumerate(activations):
-        ax_loss, ax_acc = axes[0, col], axes[1, col]
-        for i, label in enumerate(inits):
-            s = series[f"{act} {label}"]
-            ax_loss.plot(*_common.smooth(s["iteration_loss"]), color=f"C{i}", label=label)
-            epochs = np.arange(1, len(s["test_acc"]) + 1)
-            ax_acc.plot(epochs, s["test_acc"], color=f"C{i}", label=label)
-        ax_loss.set_title(f"{act}: training loss", fontsize="medium")
-        ax_loss.set_xlabel("iteration")
-        ax_loss.set_ylabel("loss (moving average of 21)")
-        ax_loss.set_ylim(0, 2.5)
-        ax_loss.grid(alpha=0.3)
-        ax_loss.legend(fontsize="small")
-        _common.epochs_axis(ax_acc, "test accuracy", f"{act}: test accuracy")
-        ax_acc.set_ylim(0, 1)
-    return _common.save(fig, run_.path("curves.png"))
+run = Initialisation()

@@ -16,7 +16,7 @@ import numpy as np
 from .. import models
 from ..optimizers import get_optimizer
 from ..regularizers import L1, L2
-from . import _common
+from . import _common, _runner
 
 COLUMNS = [
     ("config", "configuration", ""),
@@ -28,155 +28,117 @@ COLUMNS = [
 ]
 
 
-def weight_decay(
-    *,
-    dataset="mnist",
-    data=None,
-    epochs=201,
-    seed=0,
-    out=_common.DEFAULT_OUT,
-    train_size=300,
-    batch_size=100,
-    lr=0.01,
-    l2=(0.01, 0.03, 0.1),
-    l1=(0.003, 0.01),
-    hidden=(100, 100, 100, 100, 100, 100),
-    workers=None,
-    verbose=False,
-):
+class _Overfitting(_runner.Experiment):
+    """The textbook's overfitting set-up; a configuration is ``(label, mlp kwargs, regularizer)``.
+
+    Rows: one per configuration (``"none"`` first), the series keyed by its label. ``gap`` is
+    train minus test accuracy in percentage points.
+    """
+
+    columns = COLUMNS
+    progress = "train acc {train_acc:.4f}, test acc {test_acc:.4f}"
+    plots = ("curves",)
+    _shared_defaults = dict(
+        train_size=300, batch_size=100, lr=0.01, hidden=(100, 100, 100, 100, 100, 100)
+    )
+
+    def train(self, config, settings, data):
+        label, kwargs, regularizer = config
+        (x, t), test = data
+        model = models.mlp(784, tuple(settings["hidden"]), 10, rng=settings["seed"], **kwargs)
+        s = _common.train(
+            model, get_optimizer("sgd", lr=settings["lr"]), x, t, settings,
+            sets={"train": (x, t), "test": test}, regularizer=regularizer,
+        )  # fmt: skip
+        train_acc, test_acc = s["train_acc"][-1], s["test_acc"][-1]
+        row = {
+            "config": label,
+            "train_acc": train_acc,
+            "test_acc": test_acc,
+            "gap": 100 * (train_acc - test_acc),
+            "best_test_acc": max(s["test_acc"]),
+            "time": sum(s["epoch_time"]),
+        }
+        return _runner.Outcome(label, row, s)
+
+    def notes(self, settings, data):
+        return (
+            f"Training on the first {len(data[0][0])} images; accuracies after the last epoch, "
+            "measured in inference mode; gap = train - test accuracy."
+        )
+
+    def plot_curves(self, rows, series, settings):
+        ncols = min(3, len(series))
+        nrows = -(-len(series) // ncols)
+        fig, axes = _common.figure(nrows, ncols, width=4.0, height=3.0, sharey=True)
+        for ax, (label, s) in zip(axes.flat, series.items()):
+            epochs = np.arange(1, len(s["train_acc"]) + 1)
+            ax.plot(epochs, s["train_acc"], label="train")
+            ax.plot(epochs, s["test_acc"], "--", label="test")
+            _common.epochs_axis(ax, "accuracy", label)
+            ax.set_ylim(0, 1.02)
+            ax.legend(fontsize="small", loc="lower right")
+        for ax in list(axes.flat)[len(series) :]:
+            ax.set_visible(False)
+        return fig
+
+
+class WeightDecay(_Overfitting):
     """Overfitting with and without weight decay: no decay, L2 for each ``l2``, L1 for each ``l1``.
 
-    Parameters
-    ----------
-    dataset, data, epochs, seed, out, batch_size, workers, verbose
-        As for :func:`fastdl.experiments.optimizers.run`.
-    train_size : int
-        The first ``train_size`` training images (the textbook: 300).
+    Options besides the shared ones (:meth:`fastdl.experiments._runner.Experiment.__call__`);
+    ``train_size`` defaults to the textbook's 300:
+
     lr : float
         SGD learning rate.
     l2, l1 : sequence of float
         Decay strengths ``lambda`` (see :mod:`fastdl.regularizers`).
     hidden : sequence of int
 
-    Returns
-    -------
-    ExperimentResult
-        One row per configuration (``"none"``, ``"L2 0.1"``, ``"L1 0.001"``...), the series keyed
-        the same way. ``gap`` is train minus test accuracy in percentage points.
+    Rows: ``"none"``, ``"L2 0.1"``, ``"L1 0.001"``...
     """
-    configs = [("none", {}, None)]
-    configs += [(f"L2 {lam:g}", {}, L2(lam)) for lam in l2]
-    configs += [(f"L1 {lam:g}", {}, L1(lam)) for lam in l1]
-    settings = dict(
-        dataset=dataset, data=data, epochs=epochs, seed=seed, out=out, train_size=train_size,
-        batch_size=batch_size, lr=lr, l2=list(l2), l1=list(l1), hidden=list(hidden),
-        workers=_common.resolve_workers(workers, len(configs)),
-    )  # fmt: skip
-    return _compare("weight-decay", settings, configs, verbose, "Weight decay against overfitting")
+
+    name = "weight-decay"
+    title = "Weight decay against overfitting"
+    defaults = dict(
+        epochs=201, **_Overfitting._shared_defaults, l2=(0.01, 0.03, 0.1), l1=(0.003, 0.01)
+    )
+
+    def configurations(self, settings):
+        return [
+            ("none", {}, None),
+            *((f"L2 {lam:g}", {}, L2(lam)) for lam in settings["l2"]),
+            *((f"L1 {lam:g}", {}, L1(lam)) for lam in settings["l1"]),
+        ]
 
 
-def dropout(
-    *,
-    dataset="mnist",
-    data=None,
-    epochs=301,
-    seed=0,
-    out=_common.DEFAULT_OUT,
-    train_size=300,
-    batch_size=100,
-    lr=0.01,
-    ratios=(0.1, 0.2, 0.3, 0.5),
-    mode="textbook",
-    hidden=(100, 100, 100, 100, 100, 100),
-    workers=None,
-    verbose=False,
-):
+class Dropout(_Overfitting):
     """Overfitting with and without dropout after every hidden layer, for each ratio.
 
-    Parameters
-    ----------
-    dataset, data, epochs, seed, out, train_size, batch_size, lr, hidden, workers, verbose
-        As for :func:`weight_decay`.
+    Options besides the shared ones: ``lr``, ``hidden`` as for :class:`WeightDecay`, and
+
     ratios : sequence of float in (0, 1)
         Dropout ratios (the textbook: 0.2).
     mode : {"textbook", "inverted"}
         See :class:`fastdl.layers.Dropout`.
 
-    Returns
-    -------
-    ExperimentResult
-        One row per configuration (``"none"``, ``"dropout 0.2"``...), series keyed the same way.
+    Rows: ``"none"``, ``"dropout 0.2"``...
     """
-    configs = [("none", {}, None)]
-    configs += [(f"dropout {r:g}", {"dropout": r, "dropout_mode": mode}, None) for r in ratios]
-    settings = dict(
-        dataset=dataset, data=data, epochs=epochs, seed=seed, out=out, train_size=train_size,
-        batch_size=batch_size, lr=lr, ratios=list(ratios), mode=mode, hidden=list(hidden),
-        workers=_common.resolve_workers(workers, len(configs)),
-    )  # fmt: skip
-    return _compare("dropout", settings, configs, verbose, "Dropout against overfitting")
 
-
-def _compare(name, settings, configs, verbose, title):
-    """Train one network per ``(label, mlp kwargs, regularizer)`` config; table and plot."""
-    run_ = _common.Run(name, settings, verbose)
-    shared = _common.load_data(settings["dataset"], settings["data"], settings["train_size"])
-    tasks = [(*config, settings) for config in configs]
-    rows, series = [], {}
-    for label, s, row in _common.map_tasks(_train, tasks, shared, settings["workers"]):
-        series[label] = s
-        rows.append(row)
-        run_.log(f"{label}: train acc {row['train_acc']:.4f}, test acc {row['test_acc']:.4f}")
-    return run_.finish(
-        rows,
-        series,
-        COLUMNS,
-        [lambda r: _plot(r, series)],
-        title=title,
-        notes=f"Training on the first {len(shared[0][0])} images; accuracies after the last "
-        "epoch, measured in inference mode; gap = train - test accuracy.",
+    name = "dropout"
+    title = "Dropout against overfitting"
+    defaults = dict(
+        epochs=301, **_Overfitting._shared_defaults, ratios=(0.1, 0.2, 0.3, 0.5), mode="textbook"
     )
 
-
-def _train(task, shared):
-    """One configuration: returns (label, series, row)."""
-    label, kwargs, reg, st = task
-    (x, t), test = shared
-    model = models.mlp(784, tuple(st["hidden"]), 10, rng=st["seed"], **kwargs)
-    _, s = _common.train(
-        model,
-        get_optimizer("sgd", lr=st["lr"]),
-        x,
-        t,
-        epochs=st["epochs"],
-        batch_size=st["batch_size"],
-        seed=st["seed"],
-        sets={"train": (x, t), "test": test},
-        regularizer=reg,
-    )
-    train_acc, test_acc = s["train_acc"][-1], s["test_acc"][-1]
-    row = {
-        "config": label,
-        "train_acc": train_acc,
-        "test_acc": test_acc,
-        "gap": 100 * (train_acc - test_acc),
-        "best_test_acc": max(s["test_acc"]),
-        "time": sum(s["epoch_time"]),
-    }
-    return label, s, row
+    def configurations(self, settings):
+        mode = settings["mode"]
+        dropouts = (
+            (f"dropout {r:g}", {"dropout": r, "dropout_mode": mode}, None)
+            for r in settings["ratios"]
+        )
+        return [("none", {}, None), *dropouts]
 
 
-def _plot(run_, series):
-    ncols = min(3, len(series))
-    nrows = -(-len(series) // ncols)
-    fig, axes = _common.figure(nrows, ncols, width=4.0, height=3.0, sharey=True)
-    for ax, (label, s) in zip(axes.flat, series.items()):
-        epochs = np.arange(1, len(s["train_acc"]) + 1)
-        ax.plot(epochs, s["train_acc"], label="train")
-        ax.plot(epochs, s["test_acc"], "--", label="test")
-        _common.epochs_axis(ax, "accuracy", label)
-        ax.set_ylim(0, 1.02)
-        ax.legend(fontsize="small", loc="lower right")
-    for ax in list(axes.flat)[len(series) :]:
-        ax.set_visible(False)
-    return _common.save(fig, run_.path("curves.png"))
+weight_decay = WeightDecay()
+dropout = Dropout()
