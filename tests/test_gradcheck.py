@@ -185,11 +185,12 @@ class Dropout:
 
 
 class StaleReference(Affine):
-    """Keeps its own ``self.W`` besides ``params['W']`` and reads only the former."""
+    """Keeps its own ``self.W`` besides ``params['W']`` and reads only the former; with
+    ``copy`` that is a stale copy (a bug), otherwise the same array (correct)."""
 
-    def __init__(self, W, b):
+    def __init__(self, W, b, copy=False):
         super().__init__(W, b)
-        self.W = W
+        self.W = W.copy() if copy else W
 
     def forward(self, x):
         self.x = x
@@ -418,8 +419,12 @@ def test_random_mode_catches_one_wrong_element_in_a_large_tensor(rng):
     w = result.tensors["W"]
     assert result.failed == ["W"] and w.mode == "random"
     assert len(w.worst_directions) == 5 and w.n_failed >= 5
-    assert w.n_failed_elements == 0  # the 20 sampled elements miss (37, 42) with this seed
-    assert "rerun with mode='full'" in result.report()
+    # the 20 sampled elements miss (37, 42) with this seed; bisection over blocks finds it
+    assert 37 * 100 + 42 not in [e.index[0] * 100 + e.index[1] for e in w.worst[1:]]
+    assert w.located == 1 and w.n_failed_elements == 1
+    assert w.worst[0].index == (37, 42)
+    assert w.worst[0].analytic - w.worst[0].numeric == pytest.approx(1.0, rel=1e-6)
+    assert "1 wrong element(s) located by bisection" in result.report()
     full = gradcheck(layer, x, mode="full", check_determinism=False)
     assert full.tensors["W"].n_failed == 1
     assert full.tensors["W"].worst[0].index == (37, 42)
@@ -443,11 +448,19 @@ def test_gradient_never_written(rng):
     assert "all zeros" in result.tensors["W"].hint
 
 
-def test_forward_reading_a_stale_reference(rng):
-    layer = StaleReference(rng.standard_normal((4, 3)), rng.standard_normal(3))
+def test_forward_reading_a_stale_copy(rng):
+    layer = StaleReference(rng.standard_normal((4, 3)), rng.standard_normal(3), copy=True)
     result = gradcheck(layer, rng.standard_normal((5, 4)))
     assert result.failed == ["W"]
     assert "numeric gradient is exactly zero" in result.tensors["W"].hint
+
+
+def test_forward_reading_its_own_alias_of_a_parameter_passes(rng):
+    W = rng.standard_normal((4, 3))
+    layer = StaleReference(W, rng.standard_normal(3))  # self.W is params["W"]: correct code
+    result = gradcheck(layer, rng.standard_normal((5, 4)))
+    assert result.passed, result.report()
+    assert layer.W is W and layer.params["W"] is W
 
 
 # ---------------------------------------------------------------------------------------------
@@ -463,7 +476,8 @@ def test_no_mutation_float32(rng):
     result = gradcheck(layer, x)
     assert result.passed, result.report()
     assert result.notes == []  # float32 params were replaced by float64 copies
-    assert layer.params is params_dict and layer.grads is grads_dict and grads_dict == {}
+    assert layer.params is params_dict and layer.grads is grads_dict
+    assert {k: v.dtype for k, v in grads_dict.items()} == {"W": np.float32, "b": np.float32}
     assert layer.params["W"] is W and layer.params["b"] is b
     for before, after in zip(saved, (x, W, b)):
         assert after.dtype == np.float32
@@ -478,8 +492,10 @@ def test_layer_state_is_protected_and_restored(rng):
     assert layer.buffers is buffers and layer.buffers["mean"] is buffer_mean
     assert layer.running_mean is running_mean
     assert not buffer_mean.any() and not running_mean.any()
-    gradcheck(layer, rng.standard_normal((4, 3)), buffers_attr=None)  # unprotected
-    assert buffer_mean.any() and layer.running_mean is not running_mean
+    gradcheck(layer, rng.standard_normal((4, 3)), buffers_attr=None)  # no options needed
+    assert layer.buffers["mean"] is buffer_mean and layer.running_mean is running_mean
+    assert not buffer_mean.any() and not running_mean.any()
+    assert not hasattr(layer, "xc")  # the cache forward created is removed again
 
 
 def test_no_mutation_of_dout_with_a_layer_that_modifies_dout(rng):
@@ -504,8 +520,10 @@ def test_layers_writing_into_their_arguments_and_buffers(rng):
 def test_grads_written_in_place_do_not_reach_the_users_arrays(rng):
     layer = InPlaceGrads(rng.standard_normal((4, 3)), rng.standard_normal(3))
     gW = layer.grads["W"]
-    assert gradcheck(layer, rng.standard_normal((5, 4))).passed
-    assert layer.grads["W"] is gW and not gW.any()
+    x, G = rng.standard_normal((5, 4)), rng.standard_normal((5, 3))
+    assert gradcheck(layer, x, dout=G).passed
+    assert not gW.any()  # the user's array is not written ...
+    np.testing.assert_allclose(layer.grads["W"], x.T @ G)  # ... the layer holds its gradient
 
 
 def test_restores_on_exception(rng):
@@ -533,19 +551,21 @@ def test_attribute_style_layer(rng):
     assert result.passed, result.report()
     assert set(result.tensors) == {"x", "W", "b"}
     assert result.tensors["W"].source == "layer.dW"
-    assert layer.W is W and layer.b is b and layer.dW is None and layer.db is None
-    del layer.dW, layer.db  # gradients that backward creates are removed again afterwards
-    assert gradcheck(layer, rng.standard_normal((5, 4)), param_names={"W": "dW", "b": "db"})
-    assert not hasattr(layer, "dW") and not hasattr(layer, "db")
+    assert layer.W is W and layer.b is b
+    x, G = rng.standard_normal((5, 4)), rng.standard_normal((5, 3))
+    assert gradcheck(layer, x, dout=G, param_names={"W": "dW", "b": "db"})
+    # the gradients are left as the layer's backward computed them at the user's values
+    np.testing.assert_allclose(layer.dW, x.T @ G)
+    np.testing.assert_allclose(layer.db, G.sum(axis=0))
+    assert not hasattr(layer, "x")  # the cache forward created is removed again
 
 
-def test_attribute_style_layer_without_param_names_gets_a_note(rng):
+def test_attribute_style_layer_is_detected_without_options(rng):
     layer = AttrAffine(rng.standard_normal((4, 3)), rng.standard_normal(3))
-    layer.dW, layer.db = np.zeros((4, 3)), np.zeros(3)
     result = gradcheck(layer, rng.standard_normal((5, 4)))
-    assert set(result.tensors) == {"x"}
-    assert any("param_names={'W': 'dW', 'b': 'db'}" in n for n in result.notes)
-    assert "note: only dx was checked" in result.report()
+    assert set(result.tensors) == {"x", "W", "b"} and result.passed, result.report()
+    assert result.tensors["b"].source == "layer.db"
+    assert set(gradcheck(layer, rng.standard_normal((5, 4)), param_names={}).tensors) == {"x"}
 
 
 def test_missing_gradient_raises(rng):
@@ -650,9 +670,16 @@ def test_non_deterministic_forward_is_refused(rng):
     assert result.passed, result.report()
 
 
-def test_float32_layer_gets_a_note(rng):
-    result = gradcheck(Float32Layer(), rng.standard_normal((3, 4)))
-    assert any("float32" in n for n in result.notes)
+def test_float32_layer_is_reported_up_front_with_fitting_tolerances(rng):
+    x = rng.standard_normal((3, 4))
+    result = gradcheck(Float32Layer(), x)
+    assert "computes in float32" in result.precision
+    assert result.report().splitlines()[1].startswith("PRECISION: the object computes in float32")
+    tolerances = result.precision.split("float32: ")[-1]  # "eps=0.001, rtol=1e-2, atol=..."
+    kwargs = {k: float(v) for k, v in (kv.split("=") for kv in tolerances.split(", "))}
+    assert set(kwargs) == {"eps", "rtol", "atol"}
+    assert gradcheck(Float32Layer(), x, **kwargs).passed
+    assert gradcheck(Sigmoid(), x).precision is None  # a float64 layer gets no such note
 
 
 # ---------------------------------------------------------------------------------------------
