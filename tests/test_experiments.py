@@ -1,8 +1,11 @@
 """``fastdl.experiments`` and ``fastdl experiment``: every experiment with tiny settings."""
 
 import math
+import os
+import pathlib
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -10,6 +13,7 @@ import pytest
 from fastdl import cli, datasets, training
 from fastdl.experiments import EXPERIMENTS, run
 from fastdl.experiments._common import first_epoch_reaching, markdown_table
+from fastdl.experiments._runner import Experiment, Outcome
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -235,3 +239,53 @@ def test_fashion_mnist_is_used_when_asked(tmp_path):
     fashion = run("flooding", out=str(tmp_path), dataset="fashion-mnist", **options)
     assert fashion.settings["dataset"] == "fashion-mnist"
     assert _without_times(mnist) != _without_times(fashion)
+
+
+class _DiesOnce(Experiment):
+    """A stand-in experiment whose configuration 2 kills its worker process (once, or always)."""
+
+    name = "dies"
+    defaults = {"epochs": 1, "marker": "", "always": False}
+    columns = [("n", "n", "d")]
+
+    def load(self, settings):
+        return None
+
+    def configurations(self, settings):
+        return [1, 2, 3]
+
+    def train(self, config, settings, data):
+        marker = pathlib.Path(settings["marker"])
+        if config == 2 and (settings["always"] or not marker.exists()):
+            marker.touch()
+            os._exit(1)  # the worker dies as if killed
+        return Outcome(f"n {config}", {"n": config}, {})
+
+
+def test_a_task_whose_worker_died_is_retried_once_in_a_fresh_pool(tmp_path):
+    result = _DiesOnce()(out=str(tmp_path), workers=2, marker=str(tmp_path / "died"))
+    assert (tmp_path / "died").exists()  # the worker did die
+    assert result.rows == [{"n": 1}, {"n": 2}, {"n": 3}]
+    with pytest.raises(RuntimeError, match="lost its worker twice"):
+        _DiesOnce()(out=str(tmp_path), workers=1, marker=str(tmp_path / "m"), always=True)
+
+
+def test_any_executor_runs_the_tasks_and_rows_follow_the_configurations(tmp_path):
+    options = {"train_size": 200, "epochs": 2, "trials": 4}
+    with ThreadPoolExecutor(2) as pool:
+        threads = run("hyperparams", out=str(tmp_path / "t"), executor=pool, **options)
+    spawned = run("hyperparams", out=str(tmp_path / "p"), workers=2, **options)
+    assert threads.settings["executor"] == "ThreadPoolExecutor"
+    assert _without_times(threads) == _without_times(spawned)
+    assert threads.table == spawned.table
+    assert list(threads.series) == [f"trial {i}" for i in (1, 2, 3, 4)]  # configuration order
+
+
+def test_cli_scheduler_needs_the_dask_extra_and_excludes_workers(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if not installed
+    argv = ["experiment", "flooding", "--scheduler", "tcp://127.0.0.1:8786"]
+    assert cli.main(argv) == 2
+    assert "pip install 'fastdl[dask]'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main([*argv, "--workers", "2"])
+    assert "not allowed with argument" in capsys.readouterr().err

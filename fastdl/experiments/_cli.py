@@ -1,6 +1,9 @@
 """The ``fastdl experiment NAME`` subcommand: parser and handler, used by :mod:`fastdl.cli`."""
 
 import argparse
+import contextlib
+import os
+import sys
 
 from .. import _backend
 from . import EXPERIMENTS, run
@@ -46,11 +49,18 @@ def add_parser(subparsers):
     p.add_argument("--batch-size", type=_positive_int)
     p.add_argument("--lr", type=float, help="learning rate (not for optimizers)")
     p.add_argument("--trials", type=_positive_int, help="hyperparams: number of trials")
-    p.add_argument(
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
         "--workers",
         type=_count,
         help="single-threaded processes for the configurations (default: one per core; "
         "0: train in this process)",
+    )
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDRESS|FILE",
+        help="run the configurations on a Dask cluster: its scheduler's address "
+        "(tcp://HOST:PORT) or scheduler file; needs pip install 'fastdl[dask]'",
     )
     p.add_argument("--backend", choices=["auto", *_backend.BACKENDS])
     p.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -59,18 +69,43 @@ def add_parser(subparsers):
 
 def main(args):
     """Run the experiment named in ``args``; print its table and the files written."""
-    if args.backend:
-        _backend.set_backend(args.backend)
     options = {k: getattr(args, k) for k in _OPTIONAL if getattr(args, k) is not None}
-    result = run(
-        args.name,
-        dataset=args.dataset,
-        data=args.data,
-        seed=args.seed,
-        out=args.out,
-        verbose=not args.quiet,
-        **options,
-    )
+    try:
+        client = _dask_client(args.scheduler) if args.scheduler else contextlib.nullcontext()
+    except (ImportError, OSError) as exc:  # no Dask; no scheduler answering at that address
+        print(f"fastdl experiment: error: {exc}", file=sys.stderr)
+        return 2
+    with client:
+        if args.scheduler:
+            options["executor"] = client.get_executor()
+        result = run(
+            args.name,
+            dataset=args.dataset,
+            data=args.data,
+            seed=args.seed,
+            out=args.out,
+            backend=args.backend,
+            verbose=not args.quiet,
+            **options,
+        )
     print(result.table)
     print(f"\n{result.name}: {result.wall_time:.1f} s; wrote {', '.join(result.files)}")
     return 0
+
+
+def _dask_client(scheduler):
+    """A ``distributed.Client`` of the scheduler at ``tcp://HOST:PORT`` or in a scheduler file."""
+    try:
+        from distributed import Client
+    except ImportError as exc:
+        raise ImportError(
+            f"--scheduler runs on a Dask cluster and needs Dask's distributed scheduler ({exc}); "
+            "install it with: pip install 'fastdl[dask]'"
+        ) from exc
+    if "://" in scheduler:
+        return Client(scheduler)
+    if not os.path.isfile(scheduler):
+        raise FileNotFoundError(
+            f"--scheduler {scheduler!r} is neither an address (tcp://HOST:PORT) nor a file"
+        )
+    return Client(scheduler_file=scheduler)

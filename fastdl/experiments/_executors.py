@@ -107,7 +107,7 @@ def _dask_client(executor):
     ``ClientExecutor`` has no public attribute for its client; it keeps it in ``_client``
     (tests/test_experiments_dask.py checks that the data are scattered once through it).
     """
-    if "distributed" not in sys.modules:  # then the executor cannot be Dask's
+    if sys.modules.get("distributed") is None:  # then the executor cannot be Dask's
         return None
     from distributed.cfexecutor import ClientExecutor
 
@@ -116,7 +116,7 @@ def _dask_client(executor):
 
 def _worker_lost():
     """The exceptions that say a task's worker died: a broken pool, Dask's ``KilledWorker``."""
-    if "distributed" not in sys.modules:
+    if sys.modules.get("distributed") is None:
         return (BrokenExecutor,)
     from distributed import KilledWorker
 
