@@ -102,6 +102,7 @@ setup(
         "fastdl.data",
         "fastdl.experiments",
         "fastdl.layers",
+        "fastdl.textbook",
         "fastdl._kernels",
         "fastdl._kernels.ref",
         "fastdl._kernels.nb",
