@@ -23,7 +23,10 @@ from ._backend import (
     BackendError,
     available_backends,
     get_backend,
+    get_num_threads,
     set_backend,
+    set_num_threads,
+    thread_info,
     use_backend,
 )
 from .datasets import FASHION_MNIST_CLASSES, MNIST_CLASSES, load_fashion_mnist, load_mnist
@@ -58,9 +61,12 @@ __all__ = [
     "datasets",
     "functional",
     "get_backend",
+    "get_num_threads",
     "gradcheck",
     "load_fashion_mnist",
     "load_mnist",
     "set_backend",
+    "set_num_threads",
+    "thread_info",
     "use_backend",
 ]

@@ -185,6 +185,36 @@ def resolve(kernel_name, backend=None):
     return name, _load(name, kernel_name)
 
 
+def _threads():
+    """The kernels' thread model (``kernels/_threads.py``), imported on first use."""
+    return importlib.import_module("fastdl._kernels._threads")
+
+
+def get_num_threads():
+    """Threads fastdl's kernels use: ``set_num_threads``, else ``FASTDL_NUM_THREADS``, else
+    ``OMP_NUM_THREADS``, else the cores this process may run on; 1 in a child forked after a
+    parallel kernel ran. Loops over fewer than ``thread_info()["serial_below"]`` elements always
+    run in the calling thread."""
+    return _threads().num_threads()
+
+
+def set_num_threads(n):
+    """Use ``n`` threads (an int >= 1) in every fastdl kernel and in BLAS, process-wide.
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``n`` is not an int >= 1.
+    """
+    _threads().set_num_threads(n)
+
+
+def thread_info():
+    """What fastdl's threads are set to: ``{"num_threads", "source", "blas_threads",
+    "serial_below", "omp_wait_policy"}`` (``source``: where the count came from)."""
+    return _threads().describe()
+
+
 @functools.cache
 def activations():
     """``(defaults, aliases)``: activation name -> {param: default}, and alias -> name."""

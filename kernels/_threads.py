@@ -1,19 +1,29 @@
-"""Sample-parallel convolution for the compiled backends: a thread per range of samples, each
-running its GEMMs on one BLAS thread.
+"""fastdl's thread model: one decision of how many threads the kernels use, in one place.
 
-A convolution step alternates compiled data movement (im2col, col2im) with small per-sample
-GEMMs. Run in the calling thread with a multi-threaded BLAS, the data movement is serial and the
-GEMMs are too small to keep the BLAS threads busy; a parallel loop for the data movement between
-the GEMMs was slower still (OpenMP's and OpenBLAS's threads fought over the cores). Splitting
-the *batch* instead gives each thread whole samples (its data movement and its GEMMs) while BLAS
-runs single-threaded for the duration: measured on 2 cores (bench/README.md), 1.1-1.8x faster.
+Who runs threads
+----------------
+- **OpenMP** (GNU libgomp): the Cython ``prange`` loops, and Numba's ``parallel=True`` loops
+  (Numba's ``omp`` threading layer calls the same libgomp, so both share one team of threads).
+- **fastdl's convolution split** (:func:`over_samples`): a range of samples per Python thread,
+  each running serial compiled loops and BLAS on one thread.
+- **BLAS** (NumPy's OpenBLAS): the GEMMs of the Dense layers and of any user code.
 
-How many threads: as many as BLAS itself was set to use (``OPENBLAS_NUM_THREADS``,
-``OMP_NUM_THREADS``, a ``threadpoolctl`` limit or the core count), found with ``threadpoolctl``.
-With one BLAS thread, or a BLAS that ``threadpoolctl`` does not know, everything runs in the
-calling thread as before. While any convolution is running, the BLAS limit of one thread is
-process-wide: a GEMM that another Python thread makes at that moment runs single-threaded too.
-The previous setting is restored when the last running convolution returns.
+The rules
+---------
+1. One count, :func:`num_threads`: ``set_num_threads(n)``, else ``FASTDL_NUM_THREADS``, else
+   ``OMP_NUM_THREADS`` (its first entry), else the cores this process may run on. Every parallel
+   loop, and the convolution split, uses at most that many threads. ``set_num_threads`` (and
+   ``FASTDL_NUM_THREADS``) also set BLAS's thread count, as PyTorch's ``set_num_threads`` does.
+2. Small loops stay serial (:func:`threads_for`): below ``SERIAL_BELOW`` elements a parallel
+   region costs more (waking a thread, splitting the work) than it saves.
+3. OpenMP threads wait passively: ``fastdl._kernels`` sets ``OMP_WAIT_POLICY=PASSIVE`` (unless the
+   user set it) before any kernel loads libgomp. By default libgomp's threads spin for a while
+   after each parallel loop; on a machine without spare cores they then take the cores from the
+   BLAS threads of the next GEMM (a Dense forward after a compiled kernel ran 20x slower).
+4. While a convolution splits the batch, BLAS runs on one thread (no pool inside a pool).
+5. A child made by ``fork`` after the parent ran a parallel loop runs every kernel serially:
+   libgomp's threads do not survive ``fork`` (a parallel loop in the child would hang) and
+   Numba's ``omp`` layer kills such a child.
 """
 
 import os
@@ -22,15 +32,31 @@ from concurrent.futures import ThreadPoolExecutor, wait
 
 from threadpoolctl import ThreadpoolController
 
+# Below this many elements a loop runs in the calling thread (measured: bench/README.md).
+SERIAL_BELOW = 1 << 16
+ENV = "FASTDL_NUM_THREADS"
+
 _lock = threading.Lock()
-_state = {"blas": None, "pool": None, "workers": 0, "running": 0, "limiter": None}
+_state = {
+    "blas": None,  # threadpoolctl controller of the BLAS libraries
+    "pool": None,  # the convolution split's ThreadPoolExecutor
+    "workers": 0,
+    "running": 0,  # convolutions running now
+    "limiter": None,  # BLAS limit of 1 thread while a convolution runs
+    "threads": None,  # the decided count (None: not decided yet)
+    "source": None,  # where the count came from
+    "parallel_ran": False,  # a parallel loop (OpenMP or Numba) has run in this process
+    "forked": False,  # this process was forked after a parallel loop ran
+}
 
 
 def _reset_after_fork():
-    """A forked child has no worker threads and no running convolution: start afresh."""
+    """A forked child has no worker threads and no running convolution; after a parallel loop
+    in the parent it must not start OpenMP threads (rule 5)."""
     global _lock
     _lock = threading.Lock()
-    _state.update(pool=None, workers=0, running=0, limiter=None)
+    forked = _state["forked"] or _state["parallel_ran"]
+    _state.update(pool=None, workers=0, running=0, limiter=None, forked=forked)
 
 
 if hasattr(os, "register_at_fork"):  # POSIX; Windows has no fork
@@ -44,9 +70,88 @@ def _blas():
     return _state["blas"]
 
 
-def thread_count():
-    """Threads a convolution uses now: BLAS's own thread count, 1 if BLAS is unknown."""
-    return max([1] + [lib["num_threads"] for lib in _blas().info()])
+def _parse(name, raw):
+    """A thread count from environment variable ``name`` (``OMP_NUM_THREADS`` may be a list)."""
+    first = raw.split(",")[0].strip()
+    try:
+        value = int(first)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {raw!r}")
+    return value
+
+
+def available_cores():
+    """Cores this process may run on (its CPU affinity), at least 1."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def _decide():
+    """Decide the thread count once, from the environment; apply ``FASTDL_NUM_THREADS`` to BLAS."""
+    for name in (ENV, "OMP_NUM_THREADS"):
+        raw = os.environ.get(name, "").strip()
+        if raw:
+            count = _parse(name, raw)
+            if name == ENV:
+                _blas().limit(limits=count)
+            return count, name
+    return available_cores(), "cores"
+
+
+def num_threads():
+    """Threads the kernels may use now (1 in a child forked after a parallel loop ran)."""
+    if _state["threads"] is None:
+        _state["threads"], _state["source"] = _decide()
+    return 1 if _state["forked"] else _state["threads"]
+
+
+def set_num_threads(n):
+    """Use ``n`` threads in every kernel and in BLAS from now on (process-wide).
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``n`` is not an int >= 1.
+    """
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"set_num_threads: n must be an int >= 1, got {type(n).__name__} {n!r}")
+    if n < 1:
+        raise ValueError(f"set_num_threads: n must be >= 1, got {n}")
+    with _lock:
+        _state["threads"], _state["source"] = n, "set_num_threads"
+        if _state["running"] == 0:
+            _blas().limit(limits=n)
+        else:  # a convolution holds BLAS at 1 thread: the last one sets n when it returns
+            _state["restore_to"] = n
+
+
+def describe():
+    """A dict for users: the thread count, where it came from, BLAS's and OpenMP's settings."""
+    count = num_threads()
+    return {
+        "num_threads": count,
+        "source": "fork (serial)" if _state["forked"] else _state["source"],
+        "blas_threads": max([0] + [lib["num_threads"] for lib in _blas().info()]),
+        "serial_below": SERIAL_BELOW,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
+    }
+
+
+def threads_for(work):
+    """Threads for one parallel loop over ``work`` elements: 1 below ``SERIAL_BELOW``.
+
+    A caller that gets more than one starts a parallel region; that is recorded so that a forked
+    child knows to stay serial.
+    """
+    if work < SERIAL_BELOW:
+        return 1
+    count = num_threads()
+    if count > 1:
+        _state["parallel_ran"] = True
+    return count
 
 
 def over_samples(n, run):
@@ -65,7 +170,7 @@ def over_samples(n, run):
     results : list
         ``run``'s results, in sample order (one element when it ran in the calling thread).
     """
-    k = min(n, thread_count())
+    k = min(n, num_threads())
     if k <= 1:
         return [run(0, n)]
     cuts = [n * i // k for i in range(k + 1)]
@@ -104,3 +209,6 @@ def _leave():
         if _state["running"] == 0:
             _state["limiter"].restore_original_limits()
             _state["limiter"] = None
+            restore_to = _state.pop("restore_to", None)
+            if restore_to is not None:
+                _blas().limit(limits=restore_to)

@@ -39,7 +39,7 @@ def problem():
 @pytest.mark.parametrize("backend", COMPILED)
 def test_any_thread_count_gives_the_reference(backend, threads, problem, monkeypatch):
     require(backend, "conv2d_backward")
-    monkeypatch.setattr(_threads, "thread_count", lambda: threads)
+    monkeypatch.setattr(_threads, "num_threads", lambda: threads)
     x, w, b, dy = problem
     y = functional.conv2d_forward(x, w, b, (2, 1), 1, backend=backend)
     grads = functional.conv2d_backward(dy, x, w, (2, 1), 1, backend=backend)
@@ -53,14 +53,14 @@ def test_blas_runs_on_one_thread_inside_and_is_restored_after():
     before = _blas_threads()
     seen = _threads.over_samples(6, lambda lo, hi: (lo, hi, _blas_threads()))
     assert _blas_threads() == before
-    if _threads.thread_count() > 1:
+    if _threads.num_threads() > 1:
         assert [s[:2] for s in seen][0] == (0, 6 // len(seen))
         assert all(s[2] == [1] * len(before) for s in seen)
     assert sorted(i for s in seen for i in range(s[0], s[1])) == list(range(6))
 
 
 def test_an_error_in_a_thread_propagates_and_restores_blas(monkeypatch):
-    monkeypatch.setattr(_threads, "thread_count", lambda: 3)
+    monkeypatch.setattr(_threads, "num_threads", lambda: 3)
     before = _blas_threads()
 
     def run(lo, hi):
@@ -104,7 +104,7 @@ def _conv_in_child(args):
 def test_forked_child_can_convolve_after_the_parent_did(problem, monkeypatch):
     """The parent's worker threads do not exist in a fork; the child must not wait for them."""
     require("cython", "conv2d_forward")
-    monkeypatch.setattr(_threads, "thread_count", lambda: 2)
+    monkeypatch.setattr(_threads, "num_threads", lambda: 2)
     x, w, b, _ = problem
     parent = functional.conv2d_forward(x, w, b, 1, 1, backend="cython")  # pool made here
     with multiprocessing.get_context("fork").Pool(1) as pool:

@@ -135,7 +135,7 @@ from pkg.cy import _pool
 x, dx = np.zeros((1, 2, 4, 4)), np.zeros((1, 2, 4, 4))
 y, argmax = np.zeros((1, 2, 2, 2)), np.zeros((1, 2, 2, 2), np.int64)
 scratch, shares = np.zeros((2, 2), np.int32), np.zeros((2, 6))  # (N*C, OW), (N*C, OW + W)
-pool = (2, 2, 2, 2, 0, 0)  # kh, kw, sh, sw, ph, pw
+pool = (2, 2, 2, 2, 0, 0, 1)  # kh, kw, sh, sw, ph, pw, threads
 cases = {  # name: (call, the error a debug build raises)
     "argmax smaller than y": (
         lambda: _pool._max_forward(x, y, np.zeros((1, 2, 1, 2), np.int64), scratch, *pool),
@@ -154,10 +154,10 @@ cases = {  # name: (call, the error a debug build raises)
         lambda: _pool._avg_backward(y, dx, shares[:, :5].copy(), *pool), ValueError
     ),
     "2x2 windows larger than x": (
-        lambda: _pool._max_forward_2x2(np.zeros((1, 2, 3, 4)), y, argmax), ValueError
+        lambda: _pool._max_forward_2x2(np.zeros((1, 2, 3, 4)), y, argmax, 1), ValueError
     ),
     "2x2 argmax has fewer channels": (
-        lambda: _pool._max_backward_2x2(y, np.zeros((1, 1, 2, 2), np.int64), dx), IndexError
+        lambda: _pool._max_backward_2x2(y, np.zeros((1, 1, 2, 2), np.int64), dx, 1), IndexError
     ),
 }
 for name, (call, error) in cases.items():
@@ -200,7 +200,8 @@ def test_debug_build_raises_instead_of_crashing(tmp_path):
     (pkg / "cy").mkdir(parents=True)
     (pkg / "__init__.py").touch()
     (pkg / "cy" / "__init__.py").touch()
-    shutil.copy(ROOT / "kernels" / "_common.py", pkg / "_common.py")
+    for name in ("_common.py", "_threads.py"):
+        shutil.copy(ROOT / "kernels" / name, pkg / name)
     for name in ("_pool.pyx", "_util.pxi", "_pool_2x2.pxi"):
         shutil.copy(source / name, pkg / "cy" / name)
     build = textwrap.dedent(f"""

@@ -226,31 +226,31 @@ cdef inline floating _bwd_seg(
 
 cdef int _forward(
     Act* a, const floating[:, ::1] x, const floating[::1] b, floating[:, ::1] y, bint rows,
-    floating p,
+    floating p, int nt,
 ) except -1 nogil:
     cdef Py_ssize_t r, m = x.shape[1], nb = b.shape[0]
     if rows:
-        for r in prange(x.shape[0], schedule="static"):
+        for r in prange(x.shape[0], schedule="static", num_threads=nt):
             _fwd_row(a, &x[r, 0], &b[0], &y[r, 0], m, p)
     else:
-        for r in prange(x.shape[0], schedule="static"):
+        for r in prange(x.shape[0], schedule="static", num_threads=nt):
             _fwd_seg(a, &x[r, 0], b[r % nb], &y[r, 0], m, p)
     return 0
 
 
 cdef int _backward(
     Act* a, const floating[:, ::1] dy, const floating[:, ::1] x, const floating[::1] b,
-    floating[:, ::1] dx, floating[:, ::1] part, bint rows, floating p,
+    floating[:, ::1] dx, floating[:, ::1] part, bint rows, floating p, int nt,
 ) except -1 nogil:
     """``part``: (blocks, m) partial db rows, or (rows of x, 1) segment sums, or (0, 1)."""
     cdef Py_ssize_t q, r, nr = x.shape[0], m = x.shape[1], nb = b.shape[0], nq = part.shape[0]
     cdef floating s
     if rows:  # block q of rows adds into part[q]
-        for q in prange(nq, schedule="static"):
+        for q in prange(nq, schedule="static", num_threads=nt):
             for r in range(q * nr // nq, (q + 1) * nr // nq):
                 _bwd_row(a, &dy[r, 0], &x[r, 0], &b[0], &dx[r, 0], &part[q, 0], m, p)
     else:
-        for r in prange(nr, schedule="static"):
+        for r in prange(nr, schedule="static", num_threads=nt):
             s = _bwd_seg(a, &dy[r, 0], &x[r, 0], b[r % nb], &dx[r, 0], m, p, nq > 0)
             if nq > 0:
                 part[r, 0] = s
@@ -259,46 +259,46 @@ cdef int _backward(
 
 def _forward_code(
     int code, const floating[:, ::1] x, const floating[::1] b, floating[:, ::1] y, bint rows,
-    double p,
+    double p, int nt,
 ):
-    """Run the forward loop of activation ``code`` (an index into ``_NAMES``)."""
+    """Run the forward loop of activation ``code`` (an index into ``_NAMES``) on ``nt`` threads."""
     cdef floating q = p
     fits(y.shape[0] == x.shape[0] and y.shape[1] == x.shape[1], "y must have the shape of x")
     fits(b.shape[0] >= (x.shape[1] if rows else 1), "b is too short")
     with nogil:
         if code == 0:
-            _forward(<_Identity*>NULL, x, b, y, rows, q)
+            _forward(<_Identity*>NULL, x, b, y, rows, q, nt)
         elif code == 1:
-            _forward(<_Relu*>NULL, x, b, y, rows, q)
+            _forward(<_Relu*>NULL, x, b, y, rows, q, nt)
         elif code == 2:
-            _forward(<_LeakyRelu*>NULL, x, b, y, rows, q)
+            _forward(<_LeakyRelu*>NULL, x, b, y, rows, q, nt)
         elif code == 3:
-            _forward(<_Relu6*>NULL, x, b, y, rows, q)
+            _forward(<_Relu6*>NULL, x, b, y, rows, q, nt)
         elif code == 4:
-            _forward(<_Elu*>NULL, x, b, y, rows, q)
+            _forward(<_Elu*>NULL, x, b, y, rows, q, nt)
         elif code == 5:
-            _forward(<_Sigmoid*>NULL, x, b, y, rows, q)
+            _forward(<_Sigmoid*>NULL, x, b, y, rows, q, nt)
         elif code == 6:
-            _forward(<_Tanh*>NULL, x, b, y, rows, q)
+            _forward(<_Tanh*>NULL, x, b, y, rows, q, nt)
         elif code == 7:
-            _forward(<_Softplus*>NULL, x, b, y, rows, q)
+            _forward(<_Softplus*>NULL, x, b, y, rows, q, nt)
         elif code == 8:
-            _forward(<_Swish*>NULL, x, b, y, rows, q)
+            _forward(<_Swish*>NULL, x, b, y, rows, q, nt)
         elif code == 9:
-            _forward(<_Hswish*>NULL, x, b, y, rows, q)
+            _forward(<_Hswish*>NULL, x, b, y, rows, q, nt)
         elif code == 10:
-            _forward(<_Mish*>NULL, x, b, y, rows, q)
+            _forward(<_Mish*>NULL, x, b, y, rows, q, nt)
         elif code == 11:
-            _forward(<_Tanhexp*>NULL, x, b, y, rows, q)
+            _forward(<_Tanhexp*>NULL, x, b, y, rows, q, nt)
         else:
-            _forward(<_Gelu*>NULL, x, b, y, rows, q)
+            _forward(<_Gelu*>NULL, x, b, y, rows, q, nt)
 
 
 def _backward_code(
     int code, const floating[:, ::1] dy, const floating[:, ::1] x, const floating[::1] b,
-    floating[:, ::1] dx, floating[:, ::1] part, bint rows, double p,
+    floating[:, ::1] dx, floating[:, ::1] part, bint rows, double p, int nt,
 ):
-    """Run the backward loop of activation ``code`` (an index into ``_NAMES``)."""
+    """Run the backward loop of activation ``code`` (an index into ``_NAMES``) on ``nt`` threads."""
     cdef floating q = p
     fits(dy.shape[0] == x.shape[0] and dy.shape[1] == x.shape[1], "dy must have the shape of x")
     fits(dx.shape[0] == x.shape[0] and dx.shape[1] == x.shape[1], "dx must have the shape of x")
@@ -306,28 +306,28 @@ def _backward_code(
     fits(part.shape[1] >= (x.shape[1] if rows else 1), "part is too narrow")
     with nogil:
         if code == 0:
-            _backward(<_Identity*>NULL, dy, x, b, dx, part, rows, q)
+            _backward(<_Identity*>NULL, dy, x, b, dx, part, rows, q, nt)
         elif code == 1:
-            _backward(<_Relu*>NULL, dy, x, b, dx, part, rows, q)
+            _backward(<_Relu*>NULL, dy, x, b, dx, part, rows, q, nt)
         elif code == 2:
-            _backward(<_LeakyRelu*>NULL, dy, x, b, dx, part, rows, q)
+            _backward(<_LeakyRelu*>NULL, dy, x, b, dx, part, rows, q, nt)
         elif code == 3:
-            _backward(<_Relu6*>NULL, dy, x, b, dx, part, rows, q)
+            _backward(<_Relu6*>NULL, dy, x, b, dx, part, rows, q, nt)
         elif code == 4:
-            _backward(<_Elu*>NULL, dy, x, b, dx, part, rows, q)
+            _backward(<_Elu*>NULL, dy, x, b, dx, part, rows, q, nt)
         elif code == 5:
-            _backward(<_Sigmoid*>NULL, dy, x, b, dx, part, rows, q)
+            _backward(<_Sigmoid*>NULL, dy, x, b, dx, part, rows, q, nt)
         elif code == 6:
-            _backward(<_Tanh*>NULL, dy, x, b, dx, part, rows, q)
+            _backward(<_Tanh*>NULL, dy, x, b, dx, part, rows, q, nt)
         elif code == 7:
-            _backward(<_Softplus*>NULL, dy, x, b, dx, part, rows, q)
+            _backward(<_Softplus*>NULL, dy, x, b, dx, part, rows, q, nt)
         elif code == 8:
-            _backward(<_Swish*>NULL, dy, x, b, dx, part, rows, q)
+            _backward(<_Swish*>NULL, dy, x, b, dx, part, rows, q, nt)
         elif code == 9:
-            _backward(<_Hswish*>NULL, dy, x, b, dx, part, rows, q)
+            _backward(<_Hswish*>NULL, dy, x, b, dx, part, rows, q, nt)
         elif code == 10:
-            _backward(<_Mish*>NULL, dy, x, b, dx, part, rows, q)
+            _backward(<_Mish*>NULL, dy, x, b, dx, part, rows, q, nt)
         elif code == 11:
-            _backward(<_Tanhexp*>NULL, dy, x, b, dx, part, rows, q)
+            _backward(<_Tanhexp*>NULL, dy, x, b, dx, part, rows, q, nt)
         else:
-            _backward(<_Gelu*>NULL, dy, x, b, dx, part, rows, q)
+            _backward(<_Gelu*>NULL, dy, x, b, dx, part, rows, q, nt)

@@ -3,7 +3,7 @@
 Layout: ``x`` is viewed as (outer, C, inner) around ``axis``. With ``inner == 1`` (bias along the
 last axis, e.g. a Dense layer's (N, D)) every row of length C gets the bias vector; otherwise every
 (outer, c) segment of length ``inner`` gets the scalar ``b[c]``; without a bias the flat array is
-cut into segments of ``_SEG`` elements. Threads (OpenMP ``prange``, ``OMP_NUM_THREADS``) take whole
+cut into segments of ``_SEG`` elements. Threads (OpenMP ``prange``, ``threads_for``) take whole
 rows, blocks of rows or segments, and ``db`` is reduced race-free: each block of rows (or each
 segment) has its own row of partial sums, added up by NumPy at the end.
 
@@ -19,6 +19,7 @@ import math
 import numpy as np
 
 from .._common import ACTIVATIONS
+from .._threads import threads_for
 
 include "_act.pxi"
 
@@ -69,7 +70,8 @@ def bias_act_forward(x, b, act, axis=1, **act_params):
     code, p = _code_param(act, act_params)
     b1 = np.zeros(1, dtype=x.dtype) if b is None else b
     for lo, hi, m, rows in _pieces(x, b, axis):
-        _LOOPS._forward_code(code, _piece(x, lo, hi, m), b1, _piece(y, lo, hi, m), rows, p)
+        nt = threads_for(hi - lo)
+        _LOOPS._forward_code(code, _piece(x, lo, hi, m), b1, _piece(y, lo, hi, m), rows, p, nt)
     return y
 
 
@@ -99,7 +101,8 @@ def bias_act_backward(dy, x, b, act, axis=1, **act_params):
         else:
             part = np.empty((x2.shape[0], 1), dtype=x.dtype)  # one per (outer, c) segment
         _LOOPS._backward_code(
-            code, _piece(dy, lo, hi, m), x2, b1, _piece(dx, lo, hi, m), part, rows, p
+            code, _piece(dy, lo, hi, m), x2, b1, _piece(dx, lo, hi, m), part, rows, p,
+            threads_for(hi - lo),
         )
         if b is not None:
             db = part.reshape(-1, b.shape[0]).sum(axis=0)  # (C,)

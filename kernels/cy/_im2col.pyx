@@ -6,7 +6,7 @@ no two threads add into one element. Within a plane it loops over the window row
 output row, then the window column ``j``: a pixel gets at most one term per offset ``(i, j)`` and
 receives them in increasing ``(i, j)`` order, the reference's order, so the sums are bit-identical
 to the reference's (terms that fall in the padding are skipped; the reference drops them too).
-Threads: ``OMP_NUM_THREADS`` (default: one per core).
+Threads: ``threads_for`` (``kernels/_threads.py``).
 """
 
 from cython cimport floating
@@ -15,6 +15,7 @@ from cython.parallel cimport prange
 import numpy as np
 
 from .._common import out_size, pair
+from .._threads import threads_for
 
 include "_util.pxi"
 
@@ -38,7 +39,7 @@ def im2col(x, kh, kw, stride=1, pad=0):
     n, c, h, w = x.shape
     oh, ow = out_size(h, w, kh, kw, stride, pad)
     col = np.empty((n * oh * ow, c * kh * kw), dtype=x.dtype)
-    _im2col_loop(x, col, kh, kw, sh, sw, ph, pw, oh, ow)
+    _im2col_loop(x, col, kh, kw, sh, sw, ph, pw, oh, ow, threads_for(col.size))
     return col
 
 
@@ -60,21 +61,21 @@ def col2im(col, x_shape, kh, kw, stride=1, pad=0):
     n, c, h, w = (int(s) for s in x_shape)
     oh, ow = out_size(h, w, kh, kw, stride, pad)
     x = np.zeros((n, c, h, w), dtype=col.dtype)
-    _col2im_loop(col, x, kh, kw, sh, sw, ph, pw, oh, ow)
+    _col2im_loop(col, x, kh, kw, sh, sw, ph, pw, oh, ow, threads_for(col.size))
     return x
 
 
 def _im2col_loop(
     const floating[:, :, :, ::1] x, floating[:, ::1] col,
     Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw,
-    Py_ssize_t oh, Py_ssize_t ow,
+    Py_ssize_t oh, Py_ssize_t ow, int nt,
 ):
     """Fill ``col (N*OH*OW, C*KH*KW)`` from ``x (N, C, H, W)``; one thread per ``(n, oh)``."""
     cdef Py_ssize_t n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
     cdef Py_ssize_t t, b, oy, ox, x0, j0, j1, ci, i, y, j
     cdef const floating* src  # row y of x[b, ci]
     cdef floating* dst  # the (ci, i) block of KW entries of one col row
-    for t in prange(n * oh, nogil=True, schedule="static"):
+    for t in prange(n * oh, nogil=True, schedule="static", num_threads=nt):
         b = t // oh
         oy = t % oh
         for ox in range(ow):
@@ -100,7 +101,7 @@ def _im2col_loop(
 def _col2im_loop(
     const floating[:, ::1] col, floating[:, :, :, ::1] x,
     Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw,
-    Py_ssize_t oh, Py_ssize_t ow,
+    Py_ssize_t oh, Py_ssize_t ow, int nt,
 ):
     """Add ``col (N*OH*OW, C*KH*KW)`` into the zeroed ``x (N, C, H, W)``; one thread per plane."""
     cdef Py_ssize_t n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
@@ -108,7 +109,7 @@ def _col2im_loop(
     cdef Py_ssize_t t, b, ci, i, oy, y, j, ox
     cdef const floating* src  # the (ci, i) block of the col row (n, oy, 0); row ox is ncol further
     cdef floating* dst  # row y of x[b, ci]
-    for t in prange(n * c, nogil=True, schedule="static"):
+    for t in prange(n * c, nogil=True, schedule="static", num_threads=nt):
         b = t // c
         ci = t % c
         for i in range(kh):

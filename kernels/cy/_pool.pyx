@@ -1,6 +1,6 @@
 """Max and average pooling, Cython: one pass per direction, no im2col matrix.
 
-Every loop gives each thread whole ``(n, c)`` planes (OpenMP ``prange``, ``OMP_NUM_THREADS``), so
+Every loop gives each thread whole ``(n, c)`` planes (OpenMP ``prange``, ``threads_for``), so
 the backward passes never have two threads adding into one element. The forward passes update a
 whole output row per window offset ``(i, j)``, visiting the offsets in row-major order and only
 the real pixels; the updates are branch-free selects that vectorise. Max pooling starts from
@@ -22,6 +22,7 @@ import numpy as np
 from .._common import is_2x2_tiling
 from .._common import pool_backward_setup as _backward_setup
 from .._common import pool_geometry as _geometry
+from .._threads import threads_for
 
 include "_util.pxi"
 include "_pool_2x2.pxi"
@@ -48,10 +49,10 @@ def maxpool2d_forward(x, kh, kw, stride=None, pad=0):
     y = np.empty((*x.shape[:2], oh, ow), dtype=x.dtype)
     argmax = np.empty(y.shape, dtype=np.int64)
     if is_2x2_tiling(kh, kw, sh, sw, ph, pw):
-        _max_forward_2x2(x, y, argmax)
+        _max_forward_2x2(x, y, argmax, threads_for(x.size))
     else:
         scratch = np.empty((y.shape[0] * y.shape[1], ow), dtype=np.int32)  # (N*C, OW)
-        _max_forward(x, y, argmax, scratch, kh, kw, sh, sw, ph, pw)
+        _max_forward(x, y, argmax, scratch, kh, kw, sh, sw, ph, pw, threads_for(x.size))
     return y, argmax
 
 
@@ -70,9 +71,9 @@ def maxpool2d_backward(dy, argmax, x_shape, kh, kw, stride=None, pad=0):
     """
     dx, fast, (sh, sw, ph, pw) = _backward_setup(x_shape, dy.dtype, kh, kw, stride, pad)
     if fast:
-        _max_backward_2x2(dy, argmax, dx)
+        _max_backward_2x2(dy, argmax, dx, threads_for(dx.size))
     else:
-        _max_backward(dy, argmax, dx, kh, kw, sh, sw, ph, pw)
+        _max_backward(dy, argmax, dx, kh, kw, sh, sw, ph, pw, threads_for(dx.size))
     return dx
 
 
@@ -90,9 +91,9 @@ def avgpool2d_forward(x, kh, kw, stride=None, pad=0):
     sh, sw, ph, pw, oh, ow = _geometry(x.shape, kh, kw, stride, pad)
     y = np.empty((*x.shape[:2], oh, ow), dtype=x.dtype)
     if is_2x2_tiling(kh, kw, sh, sw, ph, pw):
-        _avg_forward_2x2(x, y)
+        _avg_forward_2x2(x, y, threads_for(x.size))
     else:
-        _avg_forward(x, y, kh, kw, sh, sw, ph, pw)
+        _avg_forward(x, y, kh, kw, sh, sw, ph, pw, threads_for(x.size))
     return y
 
 
@@ -110,11 +111,11 @@ def avgpool2d_backward(dy, x_shape, kh, kw, stride=None, pad=0):
     """
     dx, fast, (sh, sw, ph, pw) = _backward_setup(x_shape, dy.dtype, kh, kw, stride, pad)
     if fast:
-        _avg_backward_2x2(dy, dx)
+        _avg_backward_2x2(dy, dx, threads_for(dx.size))
         return dx
     n, c, _, ow = dy.shape
     scratch = np.empty((n * c, ow + dx.shape[3]), dtype=dy.dtype)  # (N*C, OW + W)
-    _avg_backward(dy, dx, scratch, kh, kw, sh, sw, ph, pw)
+    _avg_backward(dy, dx, scratch, kh, kw, sh, sw, ph, pw, threads_for(dx.size))
     return dx
 
 
@@ -146,6 +147,7 @@ def _max_forward(
     const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y, int64_t[:, :, :, ::1] argmax,
     int32_t[:, ::1] scratch,
     Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw,
+    int nt,
 ):
     """Fill ``y`` and ``argmax (N, C, OH, OW)`` from ``x (N, C, H, W)``; one thread per plane.
 
@@ -160,7 +162,7 @@ def _max_forward(
     cdef floating* ym  # y[b, ci, oy]
     cdef int32_t* am  # argmax row, int32
     fits(scratch.shape[1] >= ow, "scratch must have OW columns")
-    for t in prange(x.shape[0] * c, nogil=True, schedule="static"):
+    for t in prange(x.shape[0] * c, nogil=True, schedule="static", num_threads=nt):
         b = t // c
         ci = t % c
         am = &scratch[t, 0]
@@ -184,6 +186,7 @@ def _max_backward(
     const floating[:, :, :, ::1] dy, const int64_t[:, :, :, ::1] argmax,
     floating[:, :, :, ::1] dx,
     Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw,
+    int nt,
 ):
     """Add ``dy`` into the zeroed ``dx`` at the maxima; one thread per plane, windows reversed."""
     cdef Py_ssize_t c = dx.shape[1], h = dx.shape[2], w = dx.shape[3]
@@ -195,7 +198,7 @@ def _max_backward(
     cdef const floating* grow
     cdef floating* plane  # dx[b, ci]
     fits(argmax.shape[3] == ow, "argmax rows must be as long as dy's")
-    for t in prange(dx.shape[0] * c, nogil=True, schedule="static"):
+    for t in prange(dx.shape[0] * c, nogil=True, schedule="static", num_threads=nt):
         b = t // c
         ci = t % c
         plane = &dx[b, ci, 0, 0]
@@ -247,6 +250,7 @@ cdef inline void _scatter_add(
 def _avg_forward(
     const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y,
     Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw,
+    int nt,
 ):
     """Fill ``y (N, C, OH, OW)`` with window sums of ``x`` over ``kh*kw``; one thread per plane.
 
@@ -258,7 +262,7 @@ def _avg_forward(
     cdef floating area = kh * kw
     cdef const floating* pix  # pixel row oy*sh - ph + i
     cdef floating* ym  # y[b, ci, oy]
-    for t in prange(x.shape[0] * c, nogil=True, schedule="static"):
+    for t in prange(x.shape[0] * c, nogil=True, schedule="static", num_threads=nt):
         b = t // c
         ci = t % c
         for oy in range(oh):
@@ -279,6 +283,7 @@ def _avg_forward(
 def _avg_backward(
     const floating[:, :, :, ::1] dy, floating[:, :, :, ::1] dx, floating[:, ::1] scratch,
     Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw,
+    int nt,
 ):
     """Add ``dy / (kh*kw)`` over each window of the zeroed ``dx``; one thread per plane.
 
@@ -294,7 +299,7 @@ def _avg_backward(
     cdef floating* spread  # the shares spread along one pixel row
     cdef floating* pix  # pixel row oy*sh - ph + i of dx[b, ci]
     fits(scratch.shape[1] >= ow + w, "scratch must have OW + W columns")
-    for t in prange(dx.shape[0] * c, nogil=True, schedule="static"):
+    for t in prange(dx.shape[0] * c, nogil=True, schedule="static", num_threads=nt):
         b = t // c
         ci = t % c
         share = &scratch[t, 0]

@@ -63,6 +63,7 @@ cdef inline void _max_row_2x2_nan(
 
 def _max_forward_2x2(
     const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y, int64_t[:, :, :, ::1] argmax,
+    int nt,
 ):
     """``_max_forward`` for 2x2 windows at stride 2, pad 0; one thread per plane."""
     cdef Py_ssize_t c = x.shape[1], w = x.shape[3]
@@ -70,7 +71,7 @@ def _max_forward_2x2(
     cdef Py_ssize_t t, b, ci, oy
     cdef const floating* r0  # pixel row 2*oy
     fits((x.shape[2] >= 2 * oh) & (w >= 2 * ow), "x must cover 2x2 windows of y")
-    for t in prange(x.shape[0] * c, nogil=True, schedule="static"):
+    for t in prange(x.shape[0] * c, nogil=True, schedule="static", num_threads=nt):
         b = t // c
         ci = t % c
         for oy in range(oh):
@@ -94,7 +95,7 @@ cdef inline void _route(
 
 def _max_backward_2x2(
     const floating[:, :, :, ::1] dy, const int64_t[:, :, :, ::1] argmax,
-    floating[:, :, :, ::1] dx,
+    floating[:, :, :, ::1] dx, int nt,
 ):
     """Write ``dy`` or 0 to every pixel of 2x2/2 windows of ``dx``; one thread per plane.
 
@@ -109,7 +110,7 @@ def _max_backward_2x2(
     cdef const int64_t* am
     fits((dx.shape[2] >= 2 * oh) & (w >= 2 * ow), "dx must cover 2x2 windows of dy")
     fits(argmax.shape[3] == ow, "argmax rows must be as long as dy's")
-    for t in prange(dx.shape[0] * c, nogil=True, schedule="static"):
+    for t in prange(dx.shape[0] * c, nogil=True, schedule="static", num_threads=nt):
         b = t // c
         ci = t % c
         for oy in range(oh):
@@ -122,13 +123,13 @@ def _max_backward_2x2(
             _route(g, am, 3, r0 + w + 1, ow)
 
 
-def _avg_forward_2x2(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y):
+def _avg_forward_2x2(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y, int nt):
     """``_avg_forward`` for 2x2 windows at stride 2, pad 0: the same sums in the same order."""
     cdef Py_ssize_t c = x.shape[1], w = x.shape[3]
     cdef Py_ssize_t oh = y.shape[2], ow = y.shape[3]
     cdef Py_ssize_t t, b, ci, oy
     fits((x.shape[2] >= 2 * oh) & (w >= 2 * ow), "x must cover 2x2 windows of y")
-    for t in prange(x.shape[0] * c, nogil=True, schedule="static"):
+    for t in prange(x.shape[0] * c, nogil=True, schedule="static", num_threads=nt):
         b = t // c
         ci = t % c
         for oy in range(oh):
@@ -148,14 +149,14 @@ cdef inline void _avg_row_2x2(
         ym[ox] = total / 4
 
 
-def _avg_backward_2x2(const floating[:, :, :, ::1] dy, floating[:, :, :, ::1] dx):
+def _avg_backward_2x2(const floating[:, :, :, ::1] dy, floating[:, :, :, ::1] dx, int nt):
     """Write each pixel of the 2x2/2 windows of ``dx`` its share ``dy / 4`` once."""
     cdef Py_ssize_t c = dx.shape[1], w = dx.shape[3]
     cdef Py_ssize_t oh = dy.shape[2], ow = dy.shape[3]
     cdef Py_ssize_t t, b, ci, oy
     cdef floating* r0  # pixel row 2*oy
     fits((dx.shape[2] >= 2 * oh) & (w >= 2 * ow), "dx must cover 2x2 windows of dy")
-    for t in prange(dx.shape[0] * c, nogil=True, schedule="static"):
+    for t in prange(dx.shape[0] * c, nogil=True, schedule="static", num_threads=nt):
         b = t // c
         ci = t % c
         for oy in range(oh):

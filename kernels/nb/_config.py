@@ -19,14 +19,21 @@ nogil : True
 error_model : "numpy"
     Float division by zero gives inf/nan as in NumPy instead of raising ``ZeroDivisionError``.
 parallel : per kernel
-    ``@jit(parallel=True)`` for kernels whose outer loop is a ``prange``. The thread pool has
-    ``NUMBA_NUM_THREADS`` threads (default: one per core), read once when Numba starts;
-    ``numba.set_num_threads(k)`` uses fewer at run time.
+    ``@jit(parallel=True)`` for kernels whose outer loop is a ``prange``: such a kernel is
+    compiled twice, parallel and serial, and each call picks one by fastdl's thread model
+    (``kernels/_threads.py``): the serial twin for small work (the size of the first argument),
+    for one thread and in a forked child, else the parallel one on ``threads_for`` threads
+    (``numba.set_num_threads``; never more than ``NUMBA_NUM_THREADS``, read once when Numba
+    starts).
 """
 
+import functools
+import types
 import warnings
 
 import numba
+
+from .._threads import threads_for
 
 FASTMATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
 OPTIONS = {"cache": True, "fastmath": FASTMATH, "nogil": True, "error_model": "numpy"}
@@ -47,8 +54,9 @@ def _warn_no_cache(what, exc):
         )
 
 
-def _njit(func, parallel, reassociate, inline, cache):
-    fastmath = set(FASTMATH) if reassociate else set(FASTMATH) - {"reassoc"}
+def _njit(func, parallel, reassociate, signed_zeros, inline, cache):
+    fastmath = set(FASTMATH) - ({"reassoc"} if not reassociate else set())
+    fastmath -= {"nsz"} if signed_zeros else set()
     options = {**OPTIONS, "fastmath": fastmath, "cache": cache}
     if inline:
         options["inline"] = "always"
@@ -79,15 +87,47 @@ def _degrade_on_io_error(dispatcher):
     return dispatcher
 
 
-def jit(*, parallel=False, reassociate=True, inline=False):
+class _Parallel:
+    """A ``prange`` kernel and its serial twin; a call runs the one the thread model picks."""
+
+    def __init__(self, parallel, serial):
+        self.parallel, self.serial = parallel, serial
+        functools.update_wrapper(self, parallel.py_func)
+
+    def __call__(self, *args):
+        threads = threads_for(getattr(args[0], "size", 1))
+        if threads <= 1:
+            return self.serial(*args)
+        threads = min(threads, numba.config.NUMBA_NUM_THREADS)
+        if numba.get_num_threads() != threads:  # a per-thread setting in Numba
+            numba.set_num_threads(threads)
+        return self.parallel(*args)
+
+
+def _twin(func):
+    """A copy of ``func`` under another qualified name, so that Numba caches it separately
+    (its cache index does not tell parallel from serial builds of one function)."""
+    twin = types.FunctionType(
+        func.__code__, func.__globals__, func.__name__, func.__defaults__, func.__closure__
+    )
+    twin.__qualname__ = func.__qualname__ + "_serial"
+    twin.__module__, twin.__doc__ = func.__module__, func.__doc__
+    return twin
+
+
+def jit(*, parallel=False, reassociate=True, signed_zeros=False, inline=False):
     """Decorator factory used by every Numba kernel instead of a bare ``numba.njit``.
 
     Parameters
     ----------
     parallel : bool
-        Compile ``numba.prange`` loops to run on Numba's thread pool.
+        Compile ``numba.prange`` loops to run on Numba's thread pool, plus a serial twin
+        (see ``parallel`` above); the decorator then returns a ``_Parallel``.
     reassociate : bool
         Keep LLVM's ``reassoc`` fast-math flag (see ``fastmath`` above).
+    signed_zeros : bool
+        Drop LLVM's ``nsz`` flag, for loops whose ``x + 0`` must turn -0.0 into +0.0 (with
+        ``nsz`` LLVM may fold it to ``x``, and did in one of a kernel's two builds).
     inline : bool
         Inline the function into its callers in Numba's own IR (``inline="always"``), so that
         its array arguments are not passed through a call, which updates their reference
@@ -96,15 +136,21 @@ def jit(*, parallel=False, reassociate=True, inline=False):
     Returns
     -------
     decorate : callable
-        Turns a Python function into a Numba dispatcher compiled with ``OPTIONS``.
+        Turns a Python function into a Numba dispatcher compiled with ``OPTIONS`` (with
+        ``parallel=True``, a ``_Parallel`` pair of dispatchers).
     """
 
-    def decorate(func):
+    def compile(func, parallel):
         try:
-            dispatcher = _njit(func, parallel, reassociate, inline, cache=True)
+            dispatcher = _njit(func, parallel, reassociate, signed_zeros, inline, cache=True)
         except RuntimeError as exc:  # "cannot cache function ...: no locator available ..."
             _warn_no_cache(func.__qualname__, exc)
-            return _njit(func, parallel, reassociate, inline, cache=False)
+            return _njit(func, parallel, reassociate, signed_zeros, inline, cache=False)
         return _degrade_on_io_error(dispatcher)
+
+    def decorate(func):
+        if not parallel:
+            return compile(func, False)
+        return _Parallel(compile(func, True), compile(_twin(func), False))
 
     return decorate

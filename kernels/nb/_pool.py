@@ -131,7 +131,7 @@ def _max_loop_2x2(x, y, arg):
                     y[b, ci, oy, ox], arg[b, ci, oy, ox] = m, a
 
 
-@jit(parallel=True)
+@jit(parallel=True, signed_zeros=True)
 def _max_back_loop_2x2(dy, arg, dx):
     """Write ``dy`` or 0 to every pixel of the 2x2/2 windows (they do not overlap): no zeroing,
     no adding. ``+ 0`` turns -0.0 into +0.0 as the reference's zeros + dy does."""
@@ -166,7 +166,7 @@ def _avg_loop_2x2(x, y):
                 y[b, ci, oy, _U(ox)] = total / count
 
 
-@jit(parallel=True)
+@jit(parallel=True, signed_zeros=True)
 def _avg_back_loop_2x2(dy, dx):
     """Write each pixel of the 2x2/2 windows its share ``dy / 4`` once (no overlap, no adds)."""
     n, c, oh, ow = dy.shape
