@@ -4,7 +4,9 @@ A layer has
 - ``params``: dict name -> ndarray of its trainable parameters (``W``, ``b``, ``gamma``...);
 - ``grads``: dict with the same keys, written by ``backward``;
 - ``buffers``: dict of non-trainable state saved with the model (BatchNorm running statistics);
-- ``forward(x, train=True)`` and ``backward(dout) -> dx``;
+- ``forward(x, train=True)`` and ``backward(dout) -> dx``; a layer whose class sets
+  ``accepts_input_grad = True`` also takes ``backward(dout, input_grad=False)``, which skips
+  computing dx and returns None (a network's first layer: nothing needs its input gradient);
 - ``config()``: the JSON-serialisable constructor arguments (the architecture description).
 
 Layers call :mod:`fastdl.functional` only; they never touch kernel code.
@@ -17,6 +19,8 @@ from .. import initializers
 
 class Layer:
     """Base class: no parameters, no buffers; subclasses override ``forward``/``backward``."""
+
+    accepts_input_grad = False
 
     def __init__(self):
         self.params = {}

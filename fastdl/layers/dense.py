@@ -48,6 +48,8 @@ class Dense(_BiasAct, Layer):
     W (in_features, out_features); b (out_features,).
     """
 
+    accepts_input_grad = True
+
     def __init__(
         self,
         in_features,
@@ -84,10 +86,13 @@ class Dense(_BiasAct, Layer):
         self._x = x2
         return self._bias_act_forward(x2 @ self.params["W"])
 
-    def backward(self, dout):
+    def backward(self, dout, input_grad=True):
+        """Write ``grads``; return dx (N, ...) like the input, or None if not ``input_grad``."""
         dz, db = self._bias_act_backward(dout)
-        self.grads["W"][...] = self._x.T @ dz
+        np.matmul(self._x.T, dz, out=self.grads["W"])
         self.grads["b"][...] = db
+        if not input_grad:
+            return None
         return (dz @ self.params["W"].T).reshape(self._x_shape)  # (N, ...) like the input
 
     def config(self):
@@ -114,6 +119,8 @@ class Conv2D(_BiasAct, Layer):
 
     Shapes: x (N, C, H, W); W (F, C, KH, KW); b (F,); y (N, F, OH, OW).
     """
+
+    accepts_input_grad = True
 
     def __init__(
         self,
@@ -149,9 +156,11 @@ class Conv2D(_BiasAct, Layer):
         z = F.conv2d_forward(self._x, self.params["W"], None, self.stride, self.pad)
         return self._bias_act_forward(z)
 
-    def backward(self, dout):
+    def backward(self, dout, input_grad=True):
+        """Write ``grads``; return dx (N, C, H, W), or None if not ``input_grad``."""
         dz, db = self._bias_act_backward(dout)
-        dx, dw, _ = F.conv2d_backward(dz, self._x, self.params["W"], self.stride, self.pad)
+        w = self.params["W"]
+        dx, dw, _ = F.conv2d_backward(dz, self._x, w, self.stride, self.pad, input_grad)
         self.grads["W"][...] = dw
         self.grads["b"][...] = db
         return dx

@@ -83,10 +83,22 @@ class Sequential(Layer):
             x = layer.forward(x, train)
         return x
 
-    def backward(self, dout):
-        for layer in reversed(self.layers):
+    accepts_input_grad = True
+
+    def backward(self, dout, input_grad=True):
+        """Backward through every layer; returns dx, or None with ``input_grad=False``, which
+        also lets the first layer skip its input gradient if it can (``accepts_input_grad``)."""
+        if not self.layers:
+            return dout if input_grad else None
+        for layer in self.layers[:0:-1]:
             dout = layer.backward(dout)
-        return dout
+        first = self.layers[0]
+        if input_grad:
+            return first.backward(dout)
+        if getattr(first, "accepts_input_grad", False):
+            return first.backward(dout, input_grad=False)
+        first.backward(dout)
+        return None
 
     def __len__(self):
         return len(self.layers)

@@ -97,7 +97,7 @@ def conv2d_forward(x, w, b, stride=1, pad=0):
     return y.reshape(n, f, oh, ow)  # (N, F, OH, OW)
 
 
-def conv2d_backward(dy, x, w, stride=1, pad=0):
+def conv2d_backward(dy, x, w, stride=1, pad=0, need_dx=True):
     """Gradients of ``conv2d_forward`` with respect to its inputs.
 
     Parameters
@@ -106,10 +106,13 @@ def conv2d_backward(dy, x, w, stride=1, pad=0):
     x : ndarray of shape (N, C, H, W)
     w : ndarray of shape (F, C, KH, KW)
     stride, pad : int or (int, int)
+    need_dx : bool
+        With ``False`` the input gradient is not computed (a network's first layer does not
+        need it) and ``dx`` is ``None``.
 
     Returns
     -------
-    dx : ndarray of shape (N, C, H, W)
+    dx : ndarray of shape (N, C, H, W), or None
     dw : ndarray of shape (F, C, KH, KW)
     db : ndarray of shape (F,)
     """
@@ -120,12 +123,12 @@ def conv2d_backward(dy, x, w, stride=1, pad=0):
     dy3 = dy.reshape(n, f, oh * ow)  # (N, F, OH*OW)
     wt = w.reshape(f, k).T  # (C*KH*KW, F), a transposed view that BLAS reads as is
     m = _chunk(n, k + 1, oh * ow, x.itemsize)
-    dx = np.zeros(x.shape, dtype=x.dtype)
+    dx = np.zeros(x.shape, dtype=x.dtype) if need_dx else None
 
     def run(first, last):
         col = np.empty((m, k + 1, oh * ow), dtype=x.dtype)
         col[:, k] = 1
-        dcol = np.empty((m, k, oh * ow), dtype=x.dtype)
+        dcol = np.empty((m if need_dx else 0, k, oh * ow), dtype=x.dtype)
         dwb = np.empty((m, f, k + 1), dtype=x.dtype)
         acc = np.zeros((f, k + 1), dtype=x.dtype)  # [dW | db] of samples first:last
         for n0 in range(first, last, m):
@@ -133,8 +136,9 @@ def conv2d_backward(dy, x, w, stride=1, pad=0):
             _im2col_t_loop(x, n0, col[:cm], kh, kw, sh, sw, ph, pw, oh, ow)
             np.matmul(dy3[n0 : n0 + cm], col[:cm].transpose(0, 2, 1), out=dwb[:cm])
             acc += dwb[:cm].sum(axis=0)
-            np.matmul(wt, dy3[n0 : n0 + cm], out=dcol[:cm])
-            _col2im_t_loop(dcol[:cm], dx, n0, kh, kw, sh, sw, ph, pw, oh, ow)
+            if need_dx:
+                np.matmul(wt, dy3[n0 : n0 + cm], out=dcol[:cm])
+                _col2im_t_loop(dcol[:cm], dx, n0, kh, kw, sh, sw, ph, pw, oh, ow)
         return acc
 
     acc = sum(over_samples(n, run))  # (F, C*KH*KW + 1)

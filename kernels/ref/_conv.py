@@ -28,7 +28,7 @@ def conv2d_forward(x, w, b, stride=1, pad=0):
     return y.reshape(n, oh, ow, f).transpose(0, 3, 1, 2).copy()  # (N, F, OH, OW)
 
 
-def conv2d_backward(dy, x, w, stride=1, pad=0):
+def conv2d_backward(dy, x, w, stride=1, pad=0, need_dx=True):
     """Gradients of ``conv2d_forward`` with respect to its inputs.
 
     Parameters
@@ -37,10 +37,13 @@ def conv2d_backward(dy, x, w, stride=1, pad=0):
     x : ndarray of shape (N, C, H, W)
     w : ndarray of shape (F, C, KH, KW)
     stride, pad : int or (int, int)
+    need_dx : bool
+        With ``False`` the input gradient is not computed (a network's first layer does not
+        need it) and ``dx`` is ``None``.
 
     Returns
     -------
-    dx : ndarray of shape (N, C, H, W)
+    dx : ndarray of shape (N, C, H, W), or None
     dw : ndarray of shape (F, C, KH, KW)
     db : ndarray of shape (F,)
     """
@@ -49,6 +52,8 @@ def conv2d_backward(dy, x, w, stride=1, pad=0):
     col = im2col(x, kh, kw, stride, pad)  # (N*OH*OW, C*KH*KW)
     dw = (dy2.T @ col).reshape(w.shape)  # (F, C, KH, KW)
     db = dy2.sum(axis=0)
+    if not need_dx:
+        return None, dw, db
     dcol = dy2 @ w.reshape(f, -1)  # (N*OH*OW, C*KH*KW)
     dx = col2im(dcol, x.shape, kh, kw, stride, pad)
     return dx, dw, db
