@@ -14,7 +14,7 @@ _TINY = np.finfo(np.float64).tiny
 # A hint is given only if the pattern fits the checked values this closely (relative 2-norm).
 _FIT = 1e-3
 # Failing checks all within this relative error (and of one sign) are "small and systematic".
-_SMALL = 1e-3
+_SMALL = 1e-2
 
 
 def _close(k: float, target: float) -> bool:
@@ -382,7 +382,7 @@ def _kink_line(t: TensorCheck, settings: dict) -> str | None:
         again = t.n_nudged - t.n_kinks
         return (
             f"{t.name}: {t.n_nudged} {checks} at a kink were nudged off it by "
-            f"+-{1e3 * settings['eps']:g} and checked again ({again} checked, "
+            f"about +-{1e3 * settings['eps']:g} and checked again ({again} checked, "
             f"{t.n_kinks} still at a kink and skipped)"
         )
     text = (

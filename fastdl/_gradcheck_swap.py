@@ -158,6 +158,28 @@ class Swap:
                     _put(container, key, value)
         self.reset_generators()
 
+    def gradients(self, dtypes: dict, params_attr: str, grads_attr: str) -> dict:
+        """The gradients the objects hold now beside the working copies, cast for :meth:`restore`.
+
+        ``dtypes`` maps ``id(working copy)`` to the original parameter's dtype. A gradient is
+        ``obj.d<k>`` beside a parameter ``obj.<k>`` (the textbook's ``dW`` beside ``W``), or
+        ``obj.<grads_attr>[name]`` beside ``obj.<params_attr>[name]``. Returns ``id(gradient)
+        -> gradient`` in the parameter's dtype.
+        """
+        found = {}
+        for container, _ in self.containers:
+            if isinstance(container, (dict, list)):
+                continue
+            attrs = vars(container)
+            pairs = [(v, attrs.get(f"d{k}")) for k, v in attrs.items()]
+            params, grads = attrs.get(params_attr), attrs.get(grads_attr)
+            if isinstance(params, dict) and isinstance(grads, dict):
+                pairs += [(v, grads.get(name)) for name, v in params.items()]
+            for value, grad in pairs:
+                if id(value) in dtypes and isinstance(grad, np.ndarray):
+                    found[id(grad)] = grad.astype(dtypes[id(value)], copy=False)
+        return found
+
     def reset_generators(self) -> None:
         """Rewind every ``numpy.random.Generator`` the object holds to its state at the walk."""
         for gen, state in self.generators:

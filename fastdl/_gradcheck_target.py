@@ -47,6 +47,7 @@ class FunctionPair:
 
     has_dx = True
     roots: dict = {}
+    grad_attrs = ("params", "grads")
 
     def __init__(self, f, backward, kwargs: dict):
         if not callable(f):
@@ -75,6 +76,7 @@ class LayerTarget:
 
     def __init__(self, layer, t, loss, kwargs, params_attr, grads_attr, param_names):
         self.layer, self.t, self.loss = layer, t, loss
+        self.grad_attrs = (params_attr, grads_attr)
         self.kwargs = _with_train_flag(layer.forward, kwargs)
         self.label = type(layer).__name__ + (f" + {type(loss).__name__}" if loss else "")
         self.roots = {"layer": layer, **({"loss": loss} if loss is not None else {})}
@@ -136,6 +138,7 @@ class NetworkTarget:
     """``net.loss(x, t)``, ``net.gradient(x, t) -> dict`` and ``net.params``; no dx."""
 
     has_dx = False
+    grad_attrs = ("params", "grads")
 
     def __init__(self, net, t, kwargs):
         if not isinstance(getattr(net, "params", None), dict):

@@ -57,8 +57,9 @@ failing blocks are halved, and the last few elements are checked one by one.
 Kinks: a failing check whose one-sided differences ``(L(+eps) - L) / eps`` and
 ``(L - L(-eps)) / eps`` disagree by more than smooth curvature explains (``Relu`` at 0, a tie
 in max pooling; both common on MNIST images with zero biases) is not a failure: it is counted
-as skipped at a kink. ``kinks="nudge"`` moves those inputs off the kink by ``1000 * eps`` (random
-signs) and checks them again there; ``kinks="fail"`` counts them as failures.
+as skipped at a kink. ``kinks="nudge"`` moves those inputs off the kink by random amounts of
+about ``1000 * eps`` (random signs, so that ties are broken) and checks them again there;
+``kinks="fail"`` counts them as failures.
 """
 
 from __future__ import annotations
@@ -344,10 +345,12 @@ class _Run:
             tensors[name] = self._tensor(number, name, grads[name], G, y0)
         if any(t.n_nudged for t in tensors.values()):
             grads = self.analytic(self.x64, G)  # the gradients at the user's values again
-        keep = {}
+        params = self.target.params
+        dtypes = {id(self.swap.working(p)): p.dtype for p in params.values()}
+        keep = self.swap.gradients(dtypes, *self.target.grad_attrs)
         for name, (_, _, raw) in grads.items():
             if name != "x" and isinstance(raw, np.ndarray):
-                keep[id(raw)] = raw.astype(self.target.params[name].dtype, copy=False)
+                keep[id(raw)] = raw.astype(params[name].dtype, copy=False)
         return tensors, keep
 
     def _probes(self, number: int, size: int) -> tuple:
@@ -391,18 +394,20 @@ class _Run:
         )
 
     def _nudge(self, number: int, name: str, work, x_at, probes: Probes, m, G) -> tuple:
-        """Move the values at the kinks of ``m`` by ``1000 eps`` (random signs) and measure
+        """Move the values at the kinks of ``m`` by about ``1000 eps`` and measure
         those probes again there; returns the updated measurements and their number."""
         o = self.opts
         at = np.flatnonzero(m.kink)
         k = probes.n_dirs
         flat = work.reshape(-1)  # (size,) view
-        signs = rng_for(o["seed"], 4, number).choice([-1.0, 1.0], flat.size)  # (size,)
+        # random signs and sizes in [0.5, 1.5] x 1000 eps: nudged ties do not tie again
+        rng = rng_for(o["seed"], 4, number)
+        step = rng.choice([-1.0, 1.0], flat.size) * rng.uniform(0.5, 1.5, flat.size)  # (size,)
         delta = np.zeros(flat.size)
         if (at < k).any():  # a direction at a kink: move every element
-            delta = signs
+            delta = step
         else:
-            delta[probes.index[at - k]] = signs[probes.index[at - k]]
+            delta[probes.index[at - k]] = step[probes.index[at - k]]
         delta *= _NUDGE * o["eps"]
         chosen = [p for j, p in enumerate(probes) if m.kink[j]]
         saved = flat.copy()
