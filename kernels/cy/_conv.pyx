@@ -157,7 +157,8 @@ def _im2col_chunk(
                         shift = (i - ph) * w + j - pw
                         q0 = max(oy0 * ow, -shift)
                         q1 = min(oy1 * ow, h * w - shift)
-                        memcpy(dst + q0, src + q0 + shift, (q1 - q0) * sizeof(floating))
+                        if q1 > q0:  # empty when the shifted plane lies wholly in the padding
+                            memcpy(dst + q0, src + q0 + shift, (q1 - q0) * sizeof(floating))
                     for oy in range(oy0, oy1):
                         row = dst + oy * ow
                         pix = src + (oy * sh - ph + i) * w  # column ox*sw + j - pw
