@@ -3,6 +3,12 @@
 Each check names the argument and the numbers, raises ``TypeError`` for wrong kinds (integer or
 mixed dtypes, non-integer sizes) and ``ValueError`` for wrong values (ndim, sizes, shapes), and
 returns the normalised value (C-contiguous arrays, ``(h, w)`` int pairs).
+
+Sizes: a batch of N = 0 images is valid (the callers return empty results, as PyTorch does);
+every other axis of an (N, C, H, W) array or a filter bank must be >= 1. Sizes, strides and pads
+must be at most ``MAX_INT``, and no output or workspace may hold more than ``MAX_ELEMENTS``
+entries (the reference's im2col workspace ``N*OH*OW x C*KH*KW`` counts): such calls raise
+``ValueError`` before anything is allocated.
 """
 
 import numbers
@@ -10,6 +16,8 @@ import numbers
 import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+MAX_INT = 2**31 - 1  # largest size, stride or pad (the compiled loops index with C integers)
+MAX_ELEMENTS = 2**32  # largest output or workspace, in entries (16 GiB of float32)
 
 
 def array(name, a, ndim=None, dtype=None):
@@ -36,12 +44,17 @@ def array(name, a, ndim=None, dtype=None):
     if ndim is not None and a.ndim != ndim:
         legend = " (N, C, H, W)" if ndim == 4 else ""
         raise ValueError(f"{name} must be {ndim}-D{legend}, got shape {a.shape}")
-    return np.ascontiguousarray(a)
+    if ndim == 4 and 0 in a.shape[1:]:
+        raise ValueError(f"{name} has an empty axis, shape {a.shape}: only axis 0 may be 0")
+    # (np.ascontiguousarray would turn a 0-d array into shape (1,))
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
 
 
 def _int(name, v):
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
         raise TypeError(f"{name} must be an int or a pair of ints, got {v!r}")
+    if v > MAX_INT:
+        raise ValueError(f"{name} must be at most 2**31 - 1, got {v!r}")
     return int(v)
 
 
@@ -64,12 +77,14 @@ def kernel_size(kh, kw):
 
 
 def shape4(name, shape):
-    """Check an ``(N, C, H, W)`` shape tuple of positive ints."""
+    """Check an ``(N, C, H, W)`` shape tuple of ints, N >= 0 and the others >= 1."""
     if not isinstance(shape, (tuple, list)) or len(shape) != 4:
         raise ValueError(f"{name} must be a tuple (N, C, H, W), got {shape!r}")
     dims = tuple(_int(name, d) for d in shape)
-    if min(dims) < 1:
-        raise ValueError(f"{name} must have positive sizes, got {shape!r}")
+    if dims[0] < 0 or min(dims[1:]) < 1:
+        raise ValueError(f"{name} must have N >= 0 and C, H, W >= 1, got {shape!r}")
+    if dims[0] * dims[1] * dims[2] * dims[3] > MAX_ELEMENTS:
+        raise ValueError(f"{name} {shape!r} has more than {MAX_ELEMENTS:,} (2**32) entries")
     return dims
 
 
@@ -81,7 +96,16 @@ def window(x_shape, kh, kw, stride, pad, what="window"):
         raise ValueError(
             f"{what} {kh}x{kw} is larger than the padded input {hp}x{wp} (H={h}, W={w}, pad={pad})"
         )
-    return (hp - kh) // stride[0] + 1, (wp - kw) // stride[1] + 1
+    oh, ow = (hp - kh) // stride[0] + 1, (wp - kw) // stride[1] + 1
+    n, c = x_shape[0], x_shape[1]
+    workspace = n * oh * ow * c * kh * kw  # the reference's im2col matrix
+    if max(workspace, n * c * oh * ow) > MAX_ELEMENTS:
+        raise ValueError(
+            f"{what} {kh}x{kw} (stride={stride}, pad={pad}) on x of shape {tuple(x_shape)} needs "
+            f"an output of {n * c * oh * ow:,} and a workspace of {workspace:,} entries; the "
+            f"limit is {MAX_ELEMENTS:,} (2**32)"
+        )
+    return oh, ow
 
 
 def pool_pad(kh, kw, pad):

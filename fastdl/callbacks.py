@@ -1,9 +1,10 @@
-"""Training callbacks: EarlyStopping and ModelCheckpoint.
+"""Training callbacks: EarlyStopping, ModelCheckpoint and TerminateOnNaN.
 
-A callback gets ``on_train_begin(trainer)``, ``on_epoch_end(trainer, epoch, logs)`` and
+A callback gets ``on_train_begin(trainer)``, ``on_batch_end(trainer, batch, logs)`` after every
+optimizer step (``logs = {"loss": ...}``), ``on_epoch_end(trainer, epoch, logs)`` and
 ``on_train_end(trainer)``; ``trainer.model`` is the model, ``trainer.stop_training = True`` ends
-training after the current epoch, ``logs`` holds the epoch's metrics (``loss``, ``acc``,
-``val_loss``, ``val_acc``, ``time``).
+training (after the current batch), ``logs`` at an epoch's end holds its metrics (``loss``,
+``acc``, ``val_loss``, ``val_acc``, ``time``). A custom training loop may call the same hooks.
 """
 
 import math
@@ -18,11 +19,48 @@ class Callback:
     def on_train_begin(self, trainer):
         pass
 
+    def on_batch_end(self, trainer, batch, logs):
+        pass
+
     def on_epoch_end(self, trainer, epoch, logs):
         pass
 
     def on_train_end(self, trainer):
         pass
+
+
+class TerminateOnNaN(Callback):
+    """Stop training at the first non-finite loss (``fit`` raises there unless
+    ``check_finite=False``; this callback stops instead, and serves custom loops).
+
+    A custom loop calls ``on_batch_end(trainer, batch, {"loss": loss})`` after each step and
+    stops when ``trainer.stop_training`` is set; any object with that attribute will do.
+
+    Attributes
+    ----------
+    stopped : (int or None, int or None)
+        ``(epoch, batch)`` where a non-finite loss was seen (epoch None in ``on_batch_end``
+        before the first ``on_epoch_end``), or ``(None, None)``.
+    """
+
+    def __init__(self):
+        self.stopped, self._epoch = (None, None), 0
+
+    def on_train_begin(self, trainer):
+        self.stopped, self._epoch = (None, None), 0
+
+    def on_batch_end(self, trainer, batch, logs):
+        loss = logs.get("loss")
+        if loss is not None and not math.isfinite(loss):
+            self.stopped = (self._epoch, batch)
+            trainer.stop_training = True
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        self._epoch = epoch + 1
+        for key in ("loss", "val_loss"):
+            if logs.get(key) is not None and not math.isfinite(logs[key]):
+                self.stopped = (epoch, self.stopped[1])
+                trainer.stop_training = True
 
 
 class _Monitor:
@@ -66,7 +104,9 @@ class EarlyStopping(Callback, _Monitor):
     min_delta : float >= 0
     mode : {"auto", "min", "max"}
     restore_best_weights : bool
-        At the end, copy back the parameters and buffers of the best epoch.
+        At the end, copy back the parameters and buffers of the best epoch. A non-finite
+        monitored value or non-finite weights never count as the best, so non-finite weights
+        are never restored (and nothing is, if no epoch was finite).
 
     Attributes
     ----------
@@ -90,11 +130,11 @@ class EarlyStopping(Callback, _Monitor):
 
     def on_epoch_end(self, trainer, epoch, logs):
         value = self.value(logs)
-        if self.best_epoch is None or self.improved(value, self.best):
-            self.best, self.best_epoch, self.wait = value, epoch, 0
-            if self.restore_best_weights:
-                self._best_state = _snapshot(trainer.model)
-            return
+        if math.isfinite(value) and (self.best_epoch is None or self.improved(value, self.best)):
+            state = _snapshot(trainer.model) if self.restore_best_weights else None
+            if state is None or all(np.isfinite(a).all() for a in state.values()):
+                self.best, self.best_epoch, self.wait, self._best_state = value, epoch, 0, state
+                return
         self.wait += 1
         if self.wait > self.patience:
             self.stopped_epoch = epoch

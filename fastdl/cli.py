@@ -10,8 +10,10 @@
 """
 
 import argparse
+import math
 import os
 import sys
+import tempfile
 import time
 
 from . import _backend, benchmark, callbacks, datasets, models, optimizers, plots, regularizers
@@ -25,6 +27,54 @@ def _positive_int(text):
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
     return value
+
+
+def _positive_float(text):
+    value = float(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
+    return value
+
+
+def _fraction(text):
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def _non_negative_float(text):
+    value = float(text)
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def _non_negative_int(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
+    return value
+
+
+def _sizes(text):
+    try:
+        sizes = tuple(_positive_int(part) for part in text.split(","))
+    except (ValueError, argparse.ArgumentTypeError):
+        raise argparse.ArgumentTypeError(
+            f"must be positive integers separated by commas, such as 100,50; got {text!r}"
+        ) from None
+    return sizes
+
+
+def _writable_dir(path):
+    """Create ``path`` if needed and check that a file can be written there (before training)."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise ValueError(f"--out {path!r} is not a writable directory ({exc})") from exc
 
 
 def _init(text):
@@ -47,8 +97,9 @@ def _build(args):
     if args.init is not None:
         kwargs["init"] = args.init
     if args.model == "mlp":
-        hidden = tuple(int(h) for h in args.hidden.split(","))
-        return models.mlp(784, hidden, 10, batchnorm=args.batchnorm, dropout=args.dropout, **kwargs)
+        return models.mlp(
+            784, args.hidden, 10, batchnorm=args.batchnorm, dropout=args.dropout, **kwargs
+        )
     if args.batchnorm:
         raise SystemExit("fastdl train: --batchnorm is available for --model mlp only")
     if args.model == "deep-cnn":
@@ -57,20 +108,20 @@ def _build(args):
 
 
 def _train(args):
+    # every option is checked (the model, optimizer and output directory made) before the data
+    # is read and training starts
+    _writable_dir(args.out)
     if args.backend:
         _backend.set_backend(args.backend)
-    x_train, t_train, x_test, t_test = _load(args, flatten=args.model == "mlp")
     model = _build(args)
-    opt = (
-        optimizers.get_optimizer(args.optimizer, lr=args.lr)
-        if args.lr
-        else (optimizers.get_optimizer(args.optimizer))
-    )
+    lr = {} if args.lr is None else {"lr": args.lr}
+    opt = optimizers.get_optimizer(args.optimizer, **lr)
     reg = (
         regularizers.get_regularizer(args.regularizer, args.weight_decay)
-        if (args.weight_decay)
+        if args.weight_decay
         else None
     )
+    x_train, t_train, x_test, t_test = _load(args, flatten=args.model == "mlp")
     cbs = []
     if args.early_stopping:
         cbs.append(
@@ -104,7 +155,6 @@ def _train(args):
         f"test accuracy {acc:.4f} (loss {loss:.4f}) after {hist.epochs} epochs, "
         f"{time.perf_counter() - start:.1f} s"
     )
-    os.makedirs(args.out, exist_ok=True)
     png = plots.learning_curves(
         hist,
         os.path.join(args.out, f"{args.model}-curves.png"),
@@ -199,7 +249,9 @@ def _parser():
         default="adam",
         help="sgd, momentum, nesterov, adagrad, rmsprop, adadelta, adam, adamw, nadam",
     )
-    train.add_argument("--lr", type=float, help="learning rate (default: the optimizer's)")
+    train.add_argument(
+        "--lr", type=_positive_float, help="learning rate > 0 (default: the optimizer's)"
+    )
     train.add_argument(
         "--init",
         type=_init,
@@ -207,15 +259,17 @@ def _parser():
         "(default: the model's: 0.01 for simple-cnn, he_normal otherwise)",
     )
     train.add_argument("--activation", default="relu")
-    train.add_argument("--hidden", default="100,50", help="mlp hidden sizes, comma-separated")
+    train.add_argument(
+        "--hidden", type=_sizes, default=(100, 50), help="mlp hidden sizes, comma-separated"
+    )
     train.add_argument("--batchnorm", action="store_true", help="BatchNorm (mlp)")
-    train.add_argument("--dropout", type=float, default=0.0, help="dropout ratio")
-    train.add_argument("--weight-decay", type=float, default=0.0, help="lambda")
+    train.add_argument("--dropout", type=_fraction, default=0.0, help="dropout ratio in [0, 1)")
+    train.add_argument("--weight-decay", type=_non_negative_float, default=0.0, help="lambda")
     train.add_argument("--regularizer", choices=["l2", "l1"], default="l2")
-    train.add_argument("--early-stopping", type=int, default=0, metavar="PATIENCE")
+    train.add_argument("--early-stopping", type=_non_negative_int, default=0, metavar="PATIENCE")
     train.add_argument(
         "--validation-split",
-        type=float,
+        type=_fraction,
         default=0.0,
         help="hold out this fraction for validation (default: use the test set)",
     )

@@ -3,7 +3,9 @@
 Every function of ``KERNELS.md`` is here with the same signature plus a keyword-only
 ``backend=`` (``None`` = the current selection, see :func:`fastdl.get_backend`). Inputs may be
 non-contiguous or read-only; they are never modified. Bad input raises ``TypeError`` or
-``ValueError`` naming the argument before any compiled code runs.
+``ValueError`` naming the argument before any compiled code runs. A batch of N = 0 gives empty
+results (zero gradients for ``w`` and ``b``) without calling a backend, the same on every backend;
+see :mod:`fastdl._validate` for the size rules and limits.
 """
 
 import math
@@ -62,6 +64,8 @@ def im2col(x, kh, kw, stride=1, pad=0, *, backend=None):
     """
     x = v.array("x", x, 4)
     kh, kw, stride, pad, _ = _sliding(x.shape, kh, kw, stride, pad)
+    if not x.shape[0]:
+        return np.empty((0, x.shape[1] * kh * kw), x.dtype)
     return _call("im2col", backend, x, kh, kw, stride, pad)
 
 
@@ -82,18 +86,29 @@ def col2im(col, x_shape, kh, kw, stride=1, pad=0, *, backend=None):
     kh, kw, stride, pad, (oh, ow) = _sliding(x_shape, kh, kw, stride, pad)
     n, c = x_shape[:2]
     v.shape_is("col", col, (n * oh * ow, c * kh * kw), "N*OH*OW, C*KH*KW")
+    if not n:
+        return np.zeros(x_shape, col.dtype)
     return _call("col2im", backend, col, x_shape, kh, kw, stride, pad)
 
 
 def _conv_args(x, w, stride, pad):
     x = v.array("x", x, 4)
     w = v.array("w", w, 4, x.dtype)
+    if not w.shape[0]:
+        raise ValueError(
+            f"w has F=0 filters (shape {w.shape}, i.e. (F, C, KH, KW)); F must be >= 1"
+        )
     if w.shape[1] != x.shape[1]:
         raise ValueError(
             f"channel mismatch: x has C={x.shape[1]} channels (shape {x.shape}) but w expects "
             f"C={w.shape[1]} (shape {w.shape}, i.e. (F, C, KH, KW))"
         )
     _, _, stride, pad, out = _sliding(x.shape, w.shape[2], w.shape[3], stride, pad)
+    if x.shape[0] * w.shape[0] * out[0] * out[1] > v.MAX_ELEMENTS:
+        raise ValueError(
+            f"conv2d of x {x.shape} with w {w.shape} (stride={stride}, pad={pad}) gives an "
+            f"output of more than {v.MAX_ELEMENTS:,} (2**32) entries"
+        )
     return x, w, stride, pad, out
 
 
@@ -111,10 +126,12 @@ def conv2d_forward(x, w, b, stride=1, pad=0, *, backend=None):
     -------
     y : ndarray of shape (N, F, OH, OW)
     """
-    x, w, stride, pad, _ = _conv_args(x, w, stride, pad)
+    x, w, stride, pad, (oh, ow) = _conv_args(x, w, stride, pad)
     if b is not None:
         b = v.array("b", b, 1, x.dtype)
         v.shape_is("b", b, (w.shape[0],), "one bias per filter F")
+    if not x.shape[0]:
+        return np.empty((0, w.shape[0], oh, ow), x.dtype)
     return _call("conv2d_forward", backend, x, w, b, stride, pad)
 
 
@@ -136,6 +153,8 @@ def conv2d_backward(dy, x, w, stride=1, pad=0, *, backend=None):
     x, w, stride, pad, (oh, ow) = _conv_args(x, w, stride, pad)
     dy = v.array("dy", dy, 4, x.dtype)
     v.shape_is("dy", dy, (x.shape[0], w.shape[0], oh, ow), "N, F, OH, OW")
+    if not x.shape[0]:
+        return np.empty(x.shape, x.dtype), np.zeros(w.shape, x.dtype), np.zeros(w.shape[0], x.dtype)
     return _call("conv2d_backward", backend, dy, x, w, stride, pad)
 
 
@@ -158,7 +177,11 @@ def maxpool2d_forward(x, kh, kw, stride=None, pad=0, *, backend=None):
         Window-local flat index ``i*kw + j`` of each maximum.
     """
     x = v.array("x", x, 4)
-    kh, kw, stride, pad, _ = _sliding(x.shape, kh, kw, stride, pad, pool=True)
+    kh, kw, stride, pad, (oh, ow) = _sliding(x.shape, kh, kw, stride, pad, pool=True)
+    if not x.shape[0]:
+        return np.empty((0, x.shape[1], oh, ow), x.dtype), np.empty(
+            (0, x.shape[1], oh, ow), np.int64
+        )
     return _call("maxpool2d_forward", backend, x, kh, kw, stride, pad)
 
 
@@ -189,6 +212,8 @@ def maxpool2d_backward(dy, argmax, x_shape, kh, kw, stride=None, pad=0, *, backe
             f"got min {argmax.min()} and max {argmax.max()}"
         )
     argmax = np.ascontiguousarray(argmax, dtype=np.int64)
+    if not x_shape[0]:
+        return np.zeros(x_shape, dy.dtype)
     return _call("maxpool2d_backward", backend, dy, argmax, x_shape, kh, kw, stride, pad)
 
 
@@ -204,7 +229,9 @@ def avgpool2d_forward(x, kh, kw, stride=None, pad=0, *, backend=None):
     y : ndarray of shape (N, C, OH, OW)
     """
     x = v.array("x", x, 4)
-    kh, kw, stride, pad, _ = _sliding(x.shape, kh, kw, stride, pad, pool=True)
+    kh, kw, stride, pad, (oh, ow) = _sliding(x.shape, kh, kw, stride, pad, pool=True)
+    if not x.shape[0]:
+        return np.empty((0, x.shape[1], oh, ow), x.dtype)
     return _call("avgpool2d_forward", backend, x, kh, kw, stride, pad)
 
 
@@ -224,6 +251,8 @@ def avgpool2d_backward(dy, x_shape, kh, kw, stride=None, pad=0, *, backend=None)
     x_shape = v.shape4("x_shape", x_shape)
     kh, kw, stride, pad, (oh, ow) = _sliding(x_shape, kh, kw, stride, pad, pool=True)
     v.shape_is("dy", dy, (*x_shape[:2], oh, ow), "N, C, OH, OW")
+    if not x_shape[0]:
+        return np.zeros(x_shape, dy.dtype)
     return _call("avgpool2d_backward", backend, dy, x_shape, kh, kw, stride, pad)
 
 
@@ -278,6 +307,8 @@ def bias_act_forward(x, b, act, axis=1, *, backend=None, **act_params):
     y : ndarray of the shape and dtype of ``x``
     """
     x, b, name, axis, params = _act_args(x, b, act, axis, act_params)
+    if not x.size:
+        return np.empty(x.shape, x.dtype)
     return _call("bias_act_forward", backend, x, b, name, axis, **params)
 
 
@@ -297,4 +328,6 @@ def bias_act_backward(dy, x, b, act, axis=1, *, backend=None, **act_params):
     x, b, name, axis, params = _act_args(x, b, act, axis, act_params)
     dy = v.array("dy", dy, None, x.dtype)
     v.shape_is("dy", dy, x.shape, "same as x")
+    if not x.size:
+        return np.zeros(x.shape, x.dtype), None if b is None else np.zeros(b.shape, x.dtype)
     return _call("bias_act_backward", backend, dy, x, b, name, axis, **params)

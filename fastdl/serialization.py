@@ -7,6 +7,7 @@ predictions are identical.
 """
 
 import json
+import math
 import os
 import zipfile
 
@@ -31,20 +32,65 @@ def model_to_json(model):
     return json.dumps({"format": FORMAT, "version": VERSION, "layers": layers}, indent=1)
 
 
-def model_from_json(text):
+def _declared_entries(kind, config):
+    """Entries the parameters and buffers of a layer of ``kind`` with ``config`` will hold.
+
+    Counted before the layer is built, so that a file declaring huge layers is refused before
+    anything is allocated. Non-integer sizes count 1 here; the layer's constructor rejects them.
+    """
+
+    def size(key):
+        val = config.get(key, 1)
+        vals = val if isinstance(val, list) and len(val) == 2 else [val, val]
+        if key != "kernel_size":
+            vals = vals[:1]
+        return math.prod(v if isinstance(v, int) and not isinstance(v, bool) else 1 for v in vals)
+
+    if kind == "Dense":
+        return (size("in_features") + 1) * size("out_features")
+    if kind == "Conv2D":
+        return (size("in_channels") * size("kernel_size") + 1) * size("out_channels")
+    if kind == "BatchNorm":
+        return 4 * size("num_features")  # gamma, beta, running mean and variance
+    return 0
+
+
+def model_from_json(text, max_entries=None):
     """Build a ``Sequential`` from :func:`model_to_json` output, with all-zero weights.
 
     :func:`load_model` fills in the weights; each layer keeps the recorded ``init`` in its
     config, so the architecture survives a save/load/save cycle unchanged.
+
+    Parameters
+    ----------
+    text : str
+    max_entries : int, optional
+        Refuse (``ValueError``), before allocating, an architecture whose parameters and
+        buffers would hold more entries in total (``load_model``: the entries its file holds).
     """
     try:
         arch = json.loads(text)
+        if not isinstance(arch, dict):
+            raise ValueError(f"the description must be a JSON object, got {type(arch).__name__}")
         if arch.get("format") != FORMAT:
             raise ValueError(f"format is {arch.get('format')!r}, not {FORMAT!r}")
         if arch.get("version") != VERSION:
             raise ValueError(f"version {arch.get('version')!r} is not supported ({VERSION})")
-        layers = []
-        for spec in arch["layers"]:
+        specs = arch.get("layers")
+        if not isinstance(specs, list):
+            raise ValueError(f"'layers' must be a list of layers, got {type(specs).__name__}")
+        layers, declared = [], 0
+        for i, spec in enumerate(specs):
+            if not isinstance(spec, dict) or not isinstance(spec.get("config"), dict):
+                raise ValueError(f"layer {i} must be an object with 'type' and a 'config' object")
+            if spec.get("type") not in LAYERS:
+                raise ValueError(f"layer {i} has unknown type {spec.get('type')!r}")
+            declared += _declared_entries(spec["type"], spec["config"])
+            if max_entries is not None and declared > max_entries:
+                raise ValueError(
+                    f"layers 0-{i} declare {declared:,} parameter entries but the file holds "
+                    f"only {max_entries:,}: refusing to allocate them (tampered file?)"
+                )
             cls = LAYERS[spec["type"]]
             config = dict(spec["config"])
             if "init" in config:  # the weights are loaded next: skip drawing them
@@ -101,7 +147,8 @@ def load_model(path):
         raise ValueError(f"{path}: not a readable fastdl model file ({exc})") from exc
     if "architecture" not in arrays:
         raise ValueError(f"{path}: not a fastdl model file (no architecture entry)")
-    model = model_from_json(str(arrays.pop("architecture")))
+    held = sum(a.size for a in arrays.values()) - 1  # the architecture string is one entry
+    model = model_from_json(str(arrays.pop("architecture")), max_entries=held)
     _load_arrays(path, model, arrays)
     return model
 

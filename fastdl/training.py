@@ -1,5 +1,6 @@
 """Training loop: ``fit``, ``evaluate``, ``predict`` and the ``History`` they return."""
 
+import math
 import time
 
 import numpy as np
@@ -99,6 +100,7 @@ def fit(
     callbacks=(),
     regularizer=None,
     verbose=1,
+    check_finite=True,
 ):
     """Train ``model`` with mini-batch gradient descent.
 
@@ -126,12 +128,20 @@ def fit(
         Its penalty is added to the reported loss and its gradient to the weights' grads.
     verbose : int
         0 silent; 1 a tqdm progress bar per epoch.
+    check_finite : bool
+        Stop at the first non-finite training loss with a ``FloatingPointError`` naming the epoch
+        and the batch (its ``history`` attribute holds the epochs completed); ``False`` trains on.
 
     Returns
     -------
     History
     """
     x, y = _check_xy(x, y)
+    if not callable(getattr(optimizer, "step", None)):
+        raise TypeError(
+            f"optimizer must be an optimizer object such as fastdl.get_optimizer('adam'), "
+            f"got {optimizer!r}"
+        )
     _check_positive_int("epochs", epochs)
     _check_positive_int("batch_size", batch_size)
     if not 0 <= validation_split < 1:
@@ -165,10 +175,16 @@ def fit(
         )
         seen = correct = 0
         loss_sum = 0.0
-        for idx in bar:
+        for batch, idx in enumerate(bar):
             xb, yb = x[idx], y[idx]
             out = model.forward(xb, train=True)
             batch_loss = loss_fn.forward(out, yb)
+            if check_finite and not math.isfinite(batch_loss):
+                exc = FloatingPointError(
+                    _diverged(batch_loss, epoch, epochs, batch, total, optimizer)
+                )
+                exc.history = history
+                raise exc
             model.backward(loss_fn.backward())
             grads, params = model.grads, model.params
             if regularizer is not None:
@@ -176,6 +192,10 @@ def fit(
                 regularizer.add_grad(params, grads)
             optimizer.step(params, grads)
             history.iteration_loss.append(batch_loss)
+            for cb in callbacks:
+                cb.on_batch_end(trainer, batch, {"loss": batch_loss})
+            if trainer.stop_training:
+                break
             loss_sum += batch_loss * len(idx)
             correct += _correct(out, yb)
             seen += len(idx)
@@ -197,6 +217,17 @@ def fit(
     for cb in callbacks:
         cb.on_train_end(trainer)
     return history
+
+
+def _diverged(loss, epoch, epochs, batch, batches, optimizer):
+    """The message of ``fit``'s error at the first non-finite loss."""
+    lr = getattr(optimizer, "lr", None)
+    return (
+        f"fit: the training loss is {loss} at epoch {epoch + 1}/{epochs}, batch "
+        f"{batch + 1}/{batches}: training diverged. The likely cause is a learning rate too "
+        f"large for this model (lr={lr}); lower it, or check the data for inf/NaN. "
+        f"Pass check_finite=False to train on regardless."
+    )
 
 
 def _correct(out, t):

@@ -52,6 +52,13 @@ def check_float_input(name, x, ndim=None):
     return x
 
 
+def require_forward(layer, attr):
+    """Raise ``RuntimeError`` if ``layer.forward`` has not run yet (it sets ``attr``)."""
+    if attr not in layer.__dict__:
+        name = type(layer).__name__
+        raise RuntimeError(f"{name}.backward called before {name}.forward: call forward first")
+
+
 def positive_int(name, value):
     """Validate a positive integer constructor argument."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:

@@ -4,7 +4,14 @@ import numpy as np
 
 from .. import _validate
 from .. import functional as F
-from ._base import Layer, check_float_input, init_weight, positive_int, require_rng
+from ._base import (
+    Layer,
+    check_float_input,
+    init_weight,
+    positive_int,
+    require_forward,
+    require_rng,
+)
 
 
 class _BiasAct:
@@ -19,6 +26,7 @@ class _BiasAct:
         return F.bias_act_forward(z, self.params["b"], act, axis=1, **self.act_params)
 
     def _bias_act_backward(self, dout):
+        require_forward(self, "_x")  # Dense and Conv2D set it (``_z`` is set at construction)
         act = self.activation or "identity"
         return F.bias_act_backward(dout, self._z, self.params["b"], act, axis=1, **self.act_params)
 

@@ -4,7 +4,7 @@ import numpy as np
 
 from .. import _validate
 from .. import functional as F
-from ._base import Layer, check_float_input
+from ._base import Layer, check_float_input, require_forward
 
 
 class _Pool(Layer):
@@ -33,6 +33,7 @@ class MaxPool2D(_Pool):
         return y
 
     def backward(self, dout):
+        require_forward(self, "_argmax")
         return F.maxpool2d_backward(
             dout, self._argmax, self._x_shape, *self.kernel_size, self.stride, self.pad
         )
@@ -47,6 +48,7 @@ class AvgPool2D(_Pool):
         return F.avgpool2d_forward(x, *self.kernel_size, self.stride, self.pad)
 
     def backward(self, dout):
+        require_forward(self, "_x_shape")
         return F.avgpool2d_backward(dout, self._x_shape, *self.kernel_size, self.stride, self.pad)
 
 
@@ -72,6 +74,7 @@ class Activation(Layer):
         return F.bias_act_forward(self._x, None, self.name, axis=0, **self.act_params)
 
     def backward(self, dout):
+        require_forward(self, "_x")
         return F.bias_act_backward(dout, self._x, None, self.name, axis=0, **self.act_params)[0]
 
     def config(self):
