@@ -56,6 +56,12 @@ print("OK")
 """
 
 
+def _run(book):
+    """Run ``ch07/script.py`` of the throwaway book in a fresh interpreter."""
+    cmd = [sys.executable, "script.py"]
+    return subprocess.run(cmd, cwd=book / "ch07", capture_output=True, text=True, timeout=120)
+
+
 @pytest.fixture
 def book(tmp_path):
     common = tmp_path / "common"
@@ -70,13 +76,7 @@ def book(tmp_path):
 
 def test_install_switches_exactly_the_five_modules(book):
     (book / "ch07" / "script.py").write_text(SCRIPT)
-    out = subprocess.run(
-        [sys.executable, "script.py"],
-        cwd=book / "ch07",
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = _run(book)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "OK"
 
@@ -85,13 +85,7 @@ def test_without_install_the_readers_modules_load(book):
     """The throwaway package is real: without install() its own layers.py is imported."""
     script = "import sys, os\nsys.path.append(os.pardir)\nimport common.multi_layer_net\n"
     (book / "ch07" / "script.py").write_text(script)
-    out = subprocess.run(
-        [sys.executable, "script.py"],
-        cwd=book / "ch07",
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = _run(book)
     assert out.returncode != 0 and "must not be imported" in out.stderr
 
 
@@ -102,13 +96,7 @@ def test_install_after_the_import_fails_clearly(book):
         "try:\n    fastdl.textbook.install()\nexcept RuntimeError as e:\n    print(e)\n"
     )
     (book / "ch07" / "script.py").write_text(script)
-    out = subprocess.run(
-        [sys.executable, "script.py"],
-        cwd=book / "ch07",
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = _run(book)
     assert out.returncode == 0, out.stderr
     assert "must run before" in out.stdout and "common.gradient" in out.stdout
     assert "common/gradient.py" in out.stdout  # where the reader's module came from

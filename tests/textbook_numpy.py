@@ -87,19 +87,15 @@ def cross_entropy_error(y, t):
 class Relu:
     def forward(self, x):
         self.mask = x <= 0
-        out = x.copy()
-        out[self.mask] = 0
-        return out
+        return np.where(self.mask, 0, x)
 
     def backward(self, dout):
-        dout = dout.copy()
-        dout[self.mask] = 0
-        return dout
+        return np.where(self.mask, 0, dout)
 
 
 class Sigmoid:
     def forward(self, x):
-        self.out = sigmoid(x)
+        self.out = 1 / (1 + np.exp(-x))
         return self.out
 
     def backward(self, dout):
@@ -164,21 +160,21 @@ class BatchNormalization:
         self.input_shape = x.shape
         if x.ndim != 2:
             x = x.reshape(x.shape[0], -1)
+        d = x.shape[1]
         if self.running_mean is None:
-            self.running_mean = np.zeros(x.shape[1])
-            self.running_var = np.zeros(x.shape[1])
-        if train_flg:
+            self.running_mean, self.running_var = np.zeros(d), np.zeros(d)
+        if not train_flg:
+            xn = (x - self.running_mean) / np.sqrt(self.running_var + 10e-7)
+        else:
             mu = x.mean(axis=0)
             xc = x - mu
             var = np.mean(xc**2, axis=0)
-            std = np.sqrt(var + 10e-7)
-            self.batch_size, self.xc, self.std = x.shape[0], xc, std
-            self.xn = xc / std
-            xn = self.xn
-            self.running_mean = self.momentum * self.running_mean + (1 - self.momentum) * mu
-            self.running_var = self.momentum * self.running_var + (1 - self.momentum) * var
-        else:
-            xn = (x - self.running_mean) / np.sqrt(self.running_var + 10e-7)
+            mom = self.momentum
+            self.running_mean = mom * self.running_mean + (1 - mom) * mu
+            self.running_var = mom * self.running_var + (1 - mom) * var
+            self.std = np.sqrt(var + 10e-7)
+            self.xc, self.batch_size = xc, x.shape[0]
+            self.xn = xn = xc / self.std
         return (self.gamma * xn + self.beta).reshape(*self.input_shape)
 
     def backward(self, dout):
@@ -245,6 +241,10 @@ class Pooling:
 # ---- optimizer -------------------------------------------------------------------------------
 
 
+def _zeros(params):
+    return {key: np.zeros_like(val) for key, val in params.items()}
+
+
 class SGD:
     def __init__(self, lr=0.01):
         self.lr = lr
@@ -260,19 +260,16 @@ class Momentum:
 
     def update(self, params, grads):
         if self.v is None:
-            self.v = {key: np.zeros_like(val) for key, val in params.items()}
+            self.v = _zeros(params)
         for key in params.keys():
             self.v[key] = self.momentum * self.v[key] - self.lr * grads[key]
             params[key] += self.v[key]
 
 
-class Nesterov:
-    def __init__(self, lr=0.01, momentum=0.9):
-        self.lr, self.momentum, self.v = lr, momentum, None
-
+class Nesterov(Momentum):
     def update(self, params, grads):
         if self.v is None:
-            self.v = {key: np.zeros_like(val) for key, val in params.items()}
+            self.v = _zeros(params)
         for key in params.keys():
             self.v[key] *= self.momentum
             self.v[key] -= self.lr * grads[key]
@@ -284,25 +281,25 @@ class AdaGrad:
     def __init__(self, lr=0.01):
         self.lr, self.h = lr, None
 
+    def accumulate(self, h, g):
+        h += g * g
+
     def update(self, params, grads):
         if self.h is None:
-            self.h = {key: np.zeros_like(val) for key, val in params.items()}
+            self.h = _zeros(params)
         for key in params.keys():
-            self.h[key] += grads[key] * grads[key]
+            self.accumulate(self.h[key], grads[key])
             params[key] -= self.lr * grads[key] / (np.sqrt(self.h[key]) + 1e-7)
 
 
-class RMSprop:
+class RMSprop(AdaGrad):
     def __init__(self, lr=0.01, decay_rate=0.99):
-        self.lr, self.decay_rate, self.h = lr, decay_rate, None
+        super().__init__(lr)
+        self.decay_rate = decay_rate
 
-    def update(self, params, grads):
-        if self.h is None:
-            self.h = {key: np.zeros_like(val) for key, val in params.items()}
-        for key in params.keys():
-            self.h[key] *= self.decay_rate
-            self.h[key] += (1 - self.decay_rate) * grads[key] * grads[key]
-            params[key] -= self.lr * grads[key] / (np.sqrt(self.h[key]) + 1e-7)
+    def accumulate(self, h, g):
+        h *= self.decay_rate
+        h += (1 - self.decay_rate) * g * g
 
 
 class Adam:
@@ -312,8 +309,8 @@ class Adam:
 
     def update(self, params, grads):
         if self.m is None:
-            self.m = {key: np.zeros_like(val) for key, val in params.items()}
-            self.v = {key: np.zeros_like(val) for key, val in params.items()}
+            self.m = _zeros(params)
+            self.v = _zeros(params)
         self.iter += 1
         lr_t = self.lr * np.sqrt(1.0 - self.beta2**self.iter) / (1.0 - self.beta1**self.iter)
         for key in params.keys():

@@ -19,6 +19,7 @@ ignores ``pad`` when it sizes its output, so other values fail there with a resh
 import numpy as np
 
 from .. import functional as F
+from . import functions
 from .functions import (  # noqa: F401  (the textbook's layers module offers these names too)
     cross_entropy_error,
     identity_function,
@@ -33,6 +34,7 @@ from .functions import (  # noqa: F401  (the textbook's layers module offers the
 )
 from .util import col2im, im2col  # noqa: F401
 
+# the layers, then what ``from common.layers import *`` also gives in the textbook
 __all__ = [
     "Relu",
     "Sigmoid",
@@ -42,17 +44,7 @@ __all__ = [
     "BatchNormalization",
     "Convolution",
     "Pooling",
-    # re-exported, as ``from common.layers import *`` gives them in the textbook
-    "identity_function",
-    "step_function",
-    "sigmoid",
-    "sigmoid_grad",
-    "relu",
-    "relu_grad",
-    "softmax",
-    "sum_squared_error",
-    "cross_entropy_error",
-    "softmax_loss",
+    *functions.__all__,
     "im2col",
     "col2im",
 ]

@@ -12,10 +12,25 @@ __all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"]
 
 
 class _InPlace:
-    """Scratch arrays per parameter key, reused across steps."""
+    """Per-key state (zeros like each parameter, made on the first update, as the textbook's
+    ``v``, ``h``, ``m``) and two scratch arrays per key, reused across steps."""
+
+    state_names = ()  # attributes holding a dict of per-key state arrays
 
     def __init__(self):
         self._bufs = {}
+        for name in self.state_names:
+            setattr(self, name, None)
+
+    def update(self, params, grads):
+        """Update every array of ``params`` in place from ``grads`` (dicts with the same keys)."""
+        for name in self.state_names:
+            if getattr(self, name) is None:
+                setattr(self, name, {key: np.zeros_like(val) for key, val in params.items()})
+        for key, p in params.items():
+            g = grads[key]
+            state = [getattr(self, name)[key] for name in self.state_names]
+            self._step(p, g, *self._scratch(key, p, g), *state)
 
     def _scratch(self, key, p, g):
         """Two arrays of the shape of ``p``, dtype ``np.result_type(p, g)``."""
@@ -25,18 +40,14 @@ class _InPlace:
             bufs = self._bufs[key] = (np.empty(p.shape, dtype), np.empty(p.shape, dtype))
         return bufs
 
-    def _state(self, params):
-        """A dict of zero arrays like ``params`` (the textbook's lazily created v, h, m)."""
-        return {key: np.zeros_like(val) for key, val in params.items()}
 
-    def _scaled_step(self, key, p, g, h, lr):
-        """``p -= lr * g / (sqrt(h) + 1e-7)`` (AdaGrad, RMSprop)."""
-        num, den = self._scratch(key, p, g)
-        np.multiply(lr, g, out=num)
-        np.sqrt(h, out=den)
-        den += 1e-7
-        num /= den
-        p -= num
+def _scaled_step(p, g, h, lr, num, den):
+    """``p -= lr * g / (sqrt(h) + 1e-7)`` (AdaGrad, RMSprop), through scratch ``num``, ``den``."""
+    np.multiply(lr, g, out=num)
+    np.sqrt(h, out=den)
+    den += 1e-7
+    num /= den
+    p -= num
 
 
 class SGD(_InPlace):
@@ -46,30 +57,23 @@ class SGD(_InPlace):
         super().__init__()
         self.lr = lr
 
-    def update(self, params, grads):
-        for key, p in params.items():
-            tmp, _ = self._scratch(key, p, grads[key])
-            np.multiply(self.lr, grads[key], out=tmp)
-            p -= tmp
+    def _step(self, p, g, tmp, _):
+        p -= np.multiply(self.lr, g, out=tmp)
 
 
 class Momentum(_InPlace):
     """``v = momentum * v - lr * g; p += v``."""
 
+    state_names = ("v",)
+
     def __init__(self, lr=0.01, momentum=0.9):
         super().__init__()
         self.lr, self.momentum = lr, momentum
-        self.v = None
 
-    def update(self, params, grads):
-        if self.v is None:
-            self.v = self._state(params)
-        for key, p in params.items():
-            v, g = self.v[key], grads[key]
-            tmp, _ = self._scratch(key, p, g)
-            v *= self.momentum
-            v -= np.multiply(self.lr, g, out=tmp)
-            p += v
+    def _step(self, p, g, tmp, _, v):
+        v *= self.momentum
+        v -= np.multiply(self.lr, g, out=tmp)
+        p += v
 
 
 class Nesterov(_InPlace):
@@ -78,60 +82,48 @@ class Nesterov(_InPlace):
     ``v = momentum * v - lr * g; p += momentum**2 * v - (1 + momentum) * lr * g``.
     """
 
+    state_names = ("v",)
+
     def __init__(self, lr=0.01, momentum=0.9):
         super().__init__()
         self.lr, self.momentum = lr, momentum
-        self.v = None
 
-    def update(self, params, grads):
-        if self.v is None:
-            self.v = self._state(params)
+    def _step(self, p, g, tmp, _, v):
         m = self.momentum
-        for key, p in params.items():
-            v, g = self.v[key], grads[key]
-            tmp, _ = self._scratch(key, p, g)
-            v *= m
-            v -= np.multiply(self.lr, g, out=tmp)
-            p += np.multiply(m * m, v, out=tmp)
-            p -= np.multiply((1 + m) * self.lr, g, out=tmp)
+        v *= m
+        v -= np.multiply(self.lr, g, out=tmp)
+        p += np.multiply(m * m, v, out=tmp)
+        p -= np.multiply((1 + m) * self.lr, g, out=tmp)
 
 
 class AdaGrad(_InPlace):
     """``h += g * g; p -= lr * g / (sqrt(h) + 1e-7)``."""
 
+    state_names = ("h",)
+
     def __init__(self, lr=0.01):
         super().__init__()
         self.lr = lr
-        self.h = None
 
-    def update(self, params, grads):
-        if self.h is None:
-            self.h = self._state(params)
-        for key, p in params.items():
-            h, g = self.h[key], grads[key]
-            tmp, _ = self._scratch(key, p, g)
-            h += np.multiply(g, g, out=tmp)
-            self._scaled_step(key, p, g, h, self.lr)
+    def _step(self, p, g, num, den, h):
+        h += np.multiply(g, g, out=num)
+        _scaled_step(p, g, h, self.lr, num, den)
 
 
 class RMSprop(_InPlace):
     """``h = decay_rate * h + (1 - decay_rate) * g * g; p -= lr * g / (sqrt(h) + 1e-7)``."""
 
+    state_names = ("h",)
+
     def __init__(self, lr=0.01, decay_rate=0.99):
         super().__init__()
         self.lr, self.decay_rate = lr, decay_rate
-        self.h = None
 
-    def update(self, params, grads):
-        if self.h is None:
-            self.h = self._state(params)
-        for key, p in params.items():
-            h, g = self.h[key], grads[key]
-            tmp, _ = self._scratch(key, p, g)
-            h *= self.decay_rate
-            np.multiply(1 - self.decay_rate, g, out=tmp)
-            h += np.multiply(tmp, g, out=tmp)
-            self._scaled_step(key, p, g, h, self.lr)
+    def _step(self, p, g, num, den, h):
+        h *= self.decay_rate
+        np.multiply(1 - self.decay_rate, g, out=num)
+        h += np.multiply(num, g, out=num)
+        _scaled_step(p, g, h, self.lr, num, den)
 
 
 class Adam(_InPlace):
@@ -142,28 +134,26 @@ class Adam(_InPlace):
     ``p -= lr_t * m / (sqrt(v) + 1e-7)``.
     """
 
+    state_names = ("m", "v")
+
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
         super().__init__()
         self.lr, self.beta1, self.beta2 = lr, beta1, beta2
         self.iter = 0
-        self.m = None
-        self.v = None
 
     def update(self, params, grads):
-        if self.m is None:
-            self.m, self.v = self._state(params), self._state(params)
         self.iter += 1
-        lr_t = self.lr * np.sqrt(1.0 - self.beta2**self.iter) / (1.0 - self.beta1**self.iter)
-        for key, p in params.items():
-            m, v, g = self.m[key], self.v[key], grads[key]
-            a, c = self._scratch(key, p, g)
-            np.subtract(g, m, out=a)
-            m += np.multiply(1 - self.beta1, a, out=a)
-            np.square(g, out=a)
-            a -= v
-            v += np.multiply(1 - self.beta2, a, out=a)
-            np.multiply(lr_t, m, out=a)
-            np.sqrt(v, out=c)
-            c += 1e-7
-            a /= c
-            p -= a
+        self._lr_t = self.lr * np.sqrt(1.0 - self.beta2**self.iter) / (1.0 - self.beta1**self.iter)
+        super().update(params, grads)
+
+    def _step(self, p, g, a, c, m, v):
+        np.subtract(g, m, out=a)
+        m += np.multiply(1 - self.beta1, a, out=a)
+        np.square(g, out=a)
+        a -= v
+        v += np.multiply(1 - self.beta2, a, out=a)
+        np.multiply(self._lr_t, m, out=a)
+        np.sqrt(v, out=c)
+        c += 1e-7
+        a /= c
+        p -= a
