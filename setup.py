@@ -7,6 +7,12 @@ FASTDL_CYTHON_DEBUG=1
     (slower, but an out-of-range index raises ``IndexError`` instead of corrupting memory).
 FASTDL_NO_OPENMP=1
     Build the Cython kernels serially even where the compiler supports OpenMP.
+FASTDL_SANITIZE=address[,undefined]
+    Build with GCC/Clang sanitizers (``-fsanitize=...``, ``-O1 -g``), for CI: any out-of-bounds
+    raw-pointer access aborts with a report. CPython itself is not instrumented, so run Python
+    with the runtime preloaded, e.g.
+    ``LD_PRELOAD=$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0 python ...``
+    (``.ci/run`` does this).
 """
 
 import os
@@ -19,6 +25,7 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 DEBUG = os.environ.get("FASTDL_CYTHON_DEBUG", "") not in ("", "0")
+SANITIZE = os.environ.get("FASTDL_SANITIZE", "")
 
 # The one place where the Cython directives live.
 DIRECTIVES = {
@@ -77,6 +84,10 @@ class BuildExt(build_ext):
         # -fno-trapping-math: GCC may then vectorise float selects (a > b ? a : b); results and
         # NaN/inf semantics are unchanged (no FP traps are ever enabled).
         opt = ["-O3", "-fno-trapping-math"] if self.compiler.compiler_type == "unix" else []
+        if SANITIZE:
+            san = [f"-fsanitize={SANITIZE}", "-fno-sanitize-recover=all"]
+            opt = ["-O1", "-g", "-fno-omit-frame-pointer", *san]
+            lflags = [*lflags, *san]
         for ext in self.extensions:
             ext.extra_compile_args = opt + cflags
             ext.extra_link_args = lflags
