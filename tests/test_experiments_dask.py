@@ -20,6 +20,8 @@ from fastdl.experiments import run  # noqa: E402
 
 HYPERPARAMS = {"train_size": 100, "epochs": 2, "trials": 3}
 INIT = {"train_size": 200, "epochs": 2, "activations": ("relu",)}
+# their HTTP servers listen (on every interface by default) even with --no-dashboard
+LOOPBACK_DASHBOARD = ["--no-dashboard", "--dashboard-address", "127.0.0.1:0"]
 
 
 @pytest.fixture(scope="module")
@@ -61,12 +63,10 @@ def test_workers_and_executor_are_exclusive(client):
         run("flooding", workers=2, executor=client.get_executor())
 
 
-def _start(args, log):
-    """Start ``python -m dask ...`` in its own process group (killed as a group at the end)."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "dask", *args],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
+def _start(*args, log):
+    """Start ``python -m dask ARGS`` in its own process group (killed as a group at the end)."""
+    command = [sys.executable, "-m", "dask", *args, "--host", "127.0.0.1", *LOOPBACK_DASHBOARD]
+    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def _wait_for(condition, what, timeout):
@@ -78,51 +78,22 @@ def _wait_for(condition, what, timeout):
 
 
 def test_cli_on_a_scheduler_and_two_workers_survives_a_killed_worker(tmp_path):
-    scheduler_file = tmp_path / "scheduler.json"
-    # trials of a second or two each, so that the worker is killed in the middle of one
-    argv = ["hyperparams", "--train-size", "500", "--epochs", "60", "--trials", "4", "--quiet"]
+    options = {"train_size": 500, "epochs": 60, "trials": 4}  # trials of a second or two
+    file = str(tmp_path / "scheduler.json")
     processes = []
     log = open(tmp_path / "dask.log", "w")  # closed in finally
     try:
-        processes.append(
-            _start(
-                [
-                    "scheduler",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    "0",
-                    "--no-dashboard",
-                    "--scheduler-file",
-                    str(scheduler_file),
-                ],
-                log,
-            )  # fmt: skip
-        )
-        _wait_for(scheduler_file.exists, "the scheduler file", 30)
+        processes.append(_start("scheduler", "--port", "0", "--scheduler-file", file, log=log))
+        _wait_for((tmp_path / "scheduler.json").exists, "the scheduler file", 30)
         for _ in range(2):
-            processes.append(
-                _start(
-                    [
-                        "worker",
-                        "--scheduler-file",
-                        str(scheduler_file),
-                        "--host",
-                        "127.0.0.1",
-                        "--nworkers",
-                        "1",
-                        "--nthreads",
-                        "1",
-                        "--no-dashboard",
-                    ],
-                    log,
-                )  # fmt: skip
-            )
-        with distributed.Client(scheduler_file=str(scheduler_file), timeout=30) as watcher:
+            worker = ("worker", "--scheduler-file", file, "--nworkers", "1", "--nthreads", "1")
+            processes.append(_start(*worker, log=log))
+        with distributed.Client(scheduler_file=file, timeout=30) as watcher:
             watcher.wait_for_workers(2, timeout=60)
+            argv = [f"--{k.replace('_', '-')}={v}" for k, v in options.items()]
             cli = subprocess.Popen(
-                [sys.executable, "-m", "fastdl", "experiment", *argv, "--out", str(tmp_path / "d"),
-                 "--scheduler", str(scheduler_file)],
+                [sys.executable, "-m", "fastdl", "experiment", "hyperparams", *argv, "--quiet",
+                 "--out", str(tmp_path / "dask"), "--scheduler", file],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
             )  # fmt: skip
             processes.append(cli)
@@ -139,19 +110,12 @@ def test_cli_on_a_scheduler_and_two_workers_survives_a_killed_worker(tmp_path):
             assert cli.returncode == 0, err
             assert victim not in watcher.scheduler_info()["workers"]  # it did die
     finally:
-        for process in processes:  # the dask processes with their children (nanny -> worker)
+        for process in processes:  # each with its children (nanny -> worker)
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=30)
         log.close()
-    local = run("hyperparams", out=str(tmp_path / "l"), workers=2, **_options(argv))
+    local = run("hyperparams", out=str(tmp_path / "local"), workers=2, **options)
     table = out.split("\n\n")[0]
-    assert len(_table_body(table)) == 4  # every trial, though a worker died in one
+    assert len(_table_body(table)) == options["trials"]  # every trial, though a worker died
     assert table == local.table
-
-
-def _options(argv):
-    """The run() options of a ``fastdl experiment hyperparams`` argument list."""
-    pairs = dict(zip(argv[1::2], argv[2::2]))
-    return {"train_size": int(pairs["--train-size"]), "epochs": int(pairs["--epochs"]),
-            "trials": int(pairs["--trials"])}  # fmt: skip
