@@ -50,7 +50,7 @@ g = mln.numerical_gradient(lambda w: net.loss(x, t), net.params["W"])
 before = net.loss(x, t)
 Adam(lr=0.1).update(net.params, {"W": g, "b": np.zeros(3)})
 assert net.loss(x, t) < before
-fastdl.textbook.install()  # again: nothing happens
+tb.install()  # again: nothing happens
 assert sum(type(f).__module__ == "fastdl.textbook._install" for f in sys.meta_path) == 1
 print("OK")
 """
@@ -100,6 +100,19 @@ def test_install_after_the_import_fails_clearly(book):
     assert out.returncode == 0, out.stderr
     assert "must run before" in out.stdout and "common.gradient" in out.stdout
     assert "common/gradient.py" in out.stdout  # where the reader's module came from
+
+
+def test_run_a_book_script_unchanged_with_python_m(book):
+    """``python -m fastdl.textbook script.py ARGS``: the script is not edited at all."""
+    script = SCRIPT.replace("import fastdl.textbook; fastdl.textbook.install()\n", "")
+    script = script.replace('print("OK")', 'print("OK", sys.argv[1:], __name__)')
+    (book / "ch07" / "script.py").write_text(script)
+    cmd = [sys.executable, "-m", "fastdl.textbook", "script.py", "--epochs", "3"]
+    out = subprocess.run(cmd, cwd=book / "ch07", capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "OK ['--epochs', '3'] __main__"
+    missing = subprocess.run(cmd[:3] + ["nope.py"], capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 2 and "no such script: nope.py" in missing.stderr
 
 
 def test_install_rejects_a_bad_package_name():
