@@ -28,6 +28,7 @@ from textbook_style import Dropout as TextbookDropout
 import fastdl
 from fastdl.gradcheck import gradcheck
 from fastdl.layers import Activation, Dense, Dropout, Sequential
+from fastdl.testing import assert_gradcheck
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +122,15 @@ def test_kinks_are_real_and_nudging_checks_them(mnist):
     pool = gradcheck(Pooling(2, 2, stride=2), images(mnist)[:, :, 4:16, 4:16], kinks="nudge")
     assert pool.passed and pool.tensors["x"].n_kinks == 0 and pool.tensors["x"].n_nudged > 0
     assert "nudged off it" in str(pool)
+
+
+def test_random_directions_across_kinks_are_skipped_then_nudged(mnist):
+    x = mnist[0][:3]  # 2,352 elements: random mode; every direction moves some zero pixel
+    skipped = gradcheck(Relu(), x).tensors["x"]
+    assert skipped.mode == "random" and skipped.passed
+    assert skipped.n_kinks >= 10 and not skipped.worst_directions  # all 10 directions at kinks
+    nudged = gradcheck(Relu(), x, kinks="nudge").tensors["x"]
+    assert nudged.passed and nudged.n_kinks == 0 and len(nudged.worst_directions) == 5
 
 
 def test_a_wrong_gradient_at_a_non_kink_element_still_fails(mnist):
@@ -466,3 +476,11 @@ def test_readme_network_example_prints_what_the_readme_shows(capsys):
     printed = capsys.readouterr().out
     assert printed == shown
     assert "skipped at a kink" in printed and "dx was not checked" in printed
+
+
+def test_assert_gradcheck_takes_the_labels_of_a_network(mnist):
+    x, t = mnist
+    assert assert_gradcheck(TwoLayerNet(784, 10, 10), x[:3], t[:3]).passed
+    with pytest.raises(AssertionError, match="W2 FAILED"):
+        buggy = TwoLayerNet(784, 10, 10, weight_decay=0.1, bug="forget_decay")
+        assert_gradcheck(buggy, x[:3], t[:3])
