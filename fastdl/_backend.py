@@ -70,6 +70,7 @@ _global_backend = None
 _unavailable = {}  # backend -> reason, filled on first probe
 _probed = set()
 _resolved = {}  # (backend, kernel) -> function, or the message saying it is missing
+_auto = {}  # kernel -> (backend, function) that "auto" picked (availability does not change)
 
 
 def _check_name(name, where):
@@ -177,10 +178,15 @@ def resolve(kernel_name, backend=None):
         raise BackendError(f"unknown kernel {kernel_name!r}; known: {sorted(FAMILIES)}")
     name = get_backend() if backend is None else _check_name(backend, "backend")
     if name == "auto":
-        for candidate in AUTO_ORDER[kernel_name]:
-            if implements(candidate, kernel_name):
-                return candidate, _load(candidate, kernel_name)
-        raise BackendError(f"no available backend implements {kernel_name}")
+        found = _auto.get(kernel_name)
+        if found is None:
+            for candidate in AUTO_ORDER[kernel_name]:
+                if implements(candidate, kernel_name):
+                    found = _auto[kernel_name] = candidate, _load(candidate, kernel_name)
+                    break
+            else:
+                raise BackendError(f"no available backend implements {kernel_name}")
+        return found
     _require(name)
     return name, _load(name, kernel_name)
 

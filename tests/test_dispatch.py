@@ -93,6 +93,7 @@ def test_missing_kernel_raises_instead_of_falling_back(monkeypatch):
     """A backend without a kernel's family module raises, by name and under auto alike."""
     monkeypatch.setitem(_backend.FAMILIES, "im2col", "_no_such_family")
     monkeypatch.setattr(_backend, "_resolved", {})
+    monkeypatch.setattr(_backend, "_auto", {})
     for b in fastdl.available_backends():
         for _ in range(2):  # the second time from the remembered failure
             with pytest.raises(fastdl.BackendError, match=f"{b}.*does not implement im2col"):

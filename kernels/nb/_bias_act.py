@@ -16,6 +16,7 @@ import numpy as np
 from numba import prange
 
 from .._common import ACTIVATIONS, ALIASES
+from .._threads import threads_for
 from ._acts import derivative as _act_derivative
 from ._acts import forward as _act_forward
 from ._config import jit
@@ -46,6 +47,8 @@ def _setup(x, b, act, axis, act_params):
     p = float(params.get("alpha", params.get("n", 0.0)))
     n_blocks = -(-x2.shape[1] // BLOCK)
     groups = max(1, min(x2.shape[0], -(-TASKS // max(n_blocks, 1))))
+    if threads_for(x2.size) == 1:  # the serial twin runs: one task per block (fewer scratches)
+        groups = 1
     bias = np.zeros(1, dtype=x.dtype) if b is None else _writeable(b)
     return x2, bias, mode, CODES[name], p, groups, outer, c
 
