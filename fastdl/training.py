@@ -158,6 +158,7 @@ def fit(
     loss_fn = _losses.get_loss(loss)
     val_loss_fn = loss_fn.loss if isinstance(loss_fn, _losses.Flooding) else loss_fn
     rng = np.random.default_rng(seed)
+    skip_dx = getattr(model, "accepts_input_grad", False)
     history, trainer = History(), _Trainer(model)
     for cb in callbacks:
         cb.on_train_begin(trainer)
@@ -185,7 +186,10 @@ def fit(
                 )
                 exc.history = history
                 raise exc
-            model.backward(loss_fn.backward())
+            if skip_dx:  # nothing needs the gradient of the input batch
+                model.backward(loss_fn.backward(), input_grad=False)
+            else:
+                model.backward(loss_fn.backward())
             grads, params = model.grads, model.params
             if regularizer is not None:
                 batch_loss += regularizer.penalty(params)
@@ -199,7 +203,8 @@ def fit(
             loss_sum += batch_loss * len(idx)
             correct += _correct(out, yb)
             seen += len(idx)
-            bar.set_postfix(loss=f"{loss_sum / seen:.4f}")
+            if not bar.disable:  # redrawn at tqdm's own rate, not once per batch
+                bar.set_postfix(loss=f"{loss_sum / seen:.4f}", refresh=False)
         logs = {"loss": loss_sum / seen, "acc": correct / seen}
         if x_val is not None:
             logs["val_loss"], logs["val_acc"] = evaluate(
