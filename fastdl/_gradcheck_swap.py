@@ -31,18 +31,17 @@ def _items(container) -> dict:
 
 
 def _put(container, key, value) -> None:
-    """Bind ``value`` at ``key`` without calling user ``__setattr__``/``__setitem__`` code."""
-    if isinstance(container, list):
+    """Bind ``value`` at ``key``: item assignment for a dict or a list; for an object, its
+    ``__dict__`` entry (no ``__setattr__`` or property of the user's class runs)."""
+    if isinstance(container, (dict, list)):
         container[key] = value
-    elif isinstance(container, dict):
-        dict.__setitem__(container, key, value)
     else:
         vars(container)[key] = value
 
 
 def _drop(container, key) -> None:
     if isinstance(container, dict):
-        dict.__delitem__(container, key)
+        del container[key]
     else:
         del vars(container)[key]
 
@@ -145,6 +144,12 @@ class Swap:
         keep = keep or {}
         for container, items in self.containers:
             current = _items(container)
+            if isinstance(container, list):  # items appended or removed: rebuild it whole
+                now = [current.get(i, _MISSING) for i in items]
+                old = [keep.get(id(n), v) for n, v in zip(now, items.values())]
+                if len(container) != len(old) or any(a is not b for a, b in zip(container, old)):
+                    container[:] = old
+                continue
             for key in current.keys() - items.keys():
                 if id(current[key]) in keep:
                     _put(container, key, keep[id(current[key])])

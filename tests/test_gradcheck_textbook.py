@@ -8,6 +8,7 @@ aliases are exactly as before after every call.
 import copy
 import pathlib
 import re
+from collections import OrderedDict
 
 import numpy as np
 import pytest
@@ -484,3 +485,25 @@ def test_assert_gradcheck_takes_the_labels_of_a_network(mnist):
     with pytest.raises(AssertionError, match="W2 FAILED"):
         buggy = TwoLayerNet(784, 10, 10, weight_decay=0.1, bug="forget_decay")
         assert_gradcheck(buggy, x[:3], t[:3])
+
+
+class Recording(Affine):
+    """An Affine that appends to a list and adds keys to an OrderedDict in every forward."""
+
+    def __init__(self, W, b):
+        super().__init__(W, b)
+        self.history, self.seen = [np.zeros(2)], OrderedDict(first=np.ones(2))
+
+    def forward(self, x):
+        self.history.append(x.sum())
+        self.seen[len(self.seen)] = x
+        return super().forward(x)
+
+
+def test_lists_and_ordered_dicts_the_forward_grows_are_put_back(mnist):
+    layer = Recording(np.ones((10, 3)), np.zeros(3))
+    history, seen = layer.history, layer.seen
+    before = snapshot(layer)
+    assert gradcheck(layer, mnist[0][:3, 400:410], param_names={})
+    assert snapshot(layer) == before and layer.history is history and layer.seen is seen
+    assert list(seen) == ["first"]
