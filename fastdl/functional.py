@@ -135,7 +135,7 @@ def conv2d_forward(x, w, b, stride=1, pad=0, *, backend=None):
     return _call("conv2d_forward", backend, x, w, b, stride, pad)
 
 
-def conv2d_backward(dy, x, w, stride=1, pad=0, *, backend=None):
+def conv2d_backward(dy, x, w, stride=1, pad=0, need_dx=True, *, backend=None):
     """Gradients of :func:`conv2d_forward`.
 
     Parameters
@@ -143,19 +143,24 @@ def conv2d_backward(dy, x, w, stride=1, pad=0, *, backend=None):
     dy : ndarray of shape (N, F, OH, OW)
     x : ndarray of shape (N, C, H, W)
     w : ndarray of shape (F, C, KH, KW)
+    need_dx : bool
+        ``False`` skips the input gradient (a network's first layer does not need it).
 
     Returns
     -------
-    dx : ndarray of shape (N, C, H, W)
+    dx : ndarray of shape (N, C, H, W), or None when ``need_dx`` is False
     dw : ndarray of shape (F, C, KH, KW)
     db : ndarray of shape (F,)
     """
     x, w, stride, pad, (oh, ow) = _conv_args(x, w, stride, pad)
     dy = v.array("dy", dy, 4, x.dtype)
     v.shape_is("dy", dy, (x.shape[0], w.shape[0], oh, ow), "N, F, OH, OW")
+    if not isinstance(need_dx, (bool, np.bool_)):
+        raise TypeError(f"need_dx must be a bool, got {type(need_dx).__name__}")
     if not x.shape[0]:
-        return np.empty(x.shape, x.dtype), np.zeros(w.shape, x.dtype), np.zeros(w.shape[0], x.dtype)
-    return _call("conv2d_backward", backend, dy, x, w, stride, pad)
+        dx = np.empty(x.shape, x.dtype) if need_dx else None
+        return dx, np.zeros(w.shape, x.dtype), np.zeros(w.shape[0], x.dtype)
+    return _call("conv2d_backward", backend, dy, x, w, stride, pad, bool(need_dx))
 
 
 def maxpool2d_forward(x, kh, kw, stride=None, pad=0, *, backend=None):

@@ -57,7 +57,7 @@ def conv2d_forward(x, w, b, stride=1, pad=0):
     return y.reshape(x.shape[0], f, geo.oh, geo.ow)
 
 
-def conv2d_backward(dy, x, w, stride=1, pad=0):
+def conv2d_backward(dy, x, w, stride=1, pad=0, need_dx=True):
     """Gradients of ``conv2d_forward`` with respect to its inputs.
 
     Parameters
@@ -66,10 +66,13 @@ def conv2d_backward(dy, x, w, stride=1, pad=0):
     x : ndarray of shape (N, C, H, W)
     w : ndarray of shape (F, C, KH, KW)
     stride, pad : int or (int, int)
+    need_dx : bool
+        With ``False`` the input gradient is not computed (a network's first layer does not
+        need it) and ``dx`` is ``None``.
 
     Returns
     -------
-    dx : ndarray of shape (N, C, H, W)
+    dx : ndarray of shape (N, C, H, W), or None
     dw : ndarray of shape (F, C, KH, KW)
     db : ndarray of shape (F,)
     """
@@ -78,15 +81,16 @@ def conv2d_backward(dy, x, w, stride=1, pad=0):
     geo = _Geometry(x, kh, kw, stride, pad)
     dy3 = dy.reshape(x.shape[0], f, -1)  # (N, F, OH*OW)
     wt = w.reshape(f, k).T  # (C*KH*KW, F)
-    dx = np.zeros(x.shape, dtype=x.dtype)
+    dx = np.zeros(x.shape, dtype=x.dtype) if need_dx else None
 
     def run(first, last):
         grad = np.zeros((f, k + 1), dtype=x.dtype)  # [dW | db] of images first:last
-        dcol = np.empty((geo.chunk, k, geo.oh * geo.ow), dtype=x.dtype)
+        dcol = np.empty((geo.chunk if need_dx else 0, k, geo.oh * geo.ow), dtype=x.dtype)
         for lo, hi, col in geo.chunks(x, k + 1, first, last):
             grad += np.matmul(dy3[lo:hi], col.transpose(0, 2, 1)).sum(axis=0)  # (F, K + 1)
-            d = np.matmul(wt, dy3[lo:hi], out=dcol[: hi - lo])  # (chunk, C*KH*KW, OH*OW)
-            _col2im_chunk(d, dx[lo:hi], *geo.loop_args)
+            if need_dx:
+                d = np.matmul(wt, dy3[lo:hi], out=dcol[: hi - lo])  # (chunk, C*KH*KW, OH*OW)
+                _col2im_chunk(d, dx[lo:hi], *geo.loop_args)
         return grad
 
     grad = sum(over_samples(x.shape[0], run))  # (F, C*KH*KW + 1)
