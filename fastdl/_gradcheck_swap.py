@@ -110,7 +110,9 @@ class Swap:
         """Put a working copy in every place; ``params`` (originals) get C-ordered float64 ones.
 
         A view of a parameter (``self.col_W = self.W.reshape(...)`` cached by a forward)
-        becomes the same view of the parameter's working copy; other arrays get plain copies.
+        becomes the same view of the parameter's working copy, and a view of another array
+        the object holds (a buffer and a view into it) the same view of that array's copy when
+        the layout allows; other arrays get plain copies.
         """
         for value, where in self.tuples:
             if any(v is p for v in value for p in params):
@@ -120,16 +122,29 @@ class Swap:
                 )
         for p in params:
             self.copies[id(p)] = np.array(p, dtype=np.float64, order="C")
+        held = {id(a) for _, _, a, _ in self.places}
         for _, _, a, where in self.places:
-            if id(a) not in self.copies:
-                owner = next((p for p in params if _overlap(a, p)), None)
-                self.copies[id(a)] = (
-                    np.array(a, copy=True)
-                    if owner is None
-                    else _view_of(a, owner, self.copies[id(owner)], where)
-                )
+            self._copy(a, params, held, where)
         for container, key, a, _ in self.places:
             _put(container, key, self.copies[id(a)])
+
+    def _copy(self, a: np.ndarray, params: list, held: set, where: str) -> np.ndarray:
+        """The working copy of ``a`` (made once), see :meth:`install`."""
+        if id(a) in self.copies:
+            return self.copies[id(a)]
+        owner = next((p for p in params if _overlap(a, p)), None)
+        if owner is not None:
+            work = _view_of(a, owner, self.copies[id(owner)], where)
+        elif isinstance(a.base, np.ndarray) and id(a.base) in held:
+            base = self._copy(a.base, params, held, where)
+            try:
+                work = _view_of(a, a.base, base, where)
+            except ValueError:  # a layout as_strided cannot rebuild: an independent copy
+                work = np.array(a, copy=True)
+        else:
+            work = np.array(a, order="C" if a.flags.c_contiguous else "K", copy=True)
+        self.copies[id(a)] = work
+        return work
 
     def working(self, original: np.ndarray) -> np.ndarray:
         """The working copy standing in for ``original``."""

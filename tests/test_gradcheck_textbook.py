@@ -507,3 +507,26 @@ def test_lists_and_ordered_dicts_the_forward_grows_are_put_back(mnist):
     assert gradcheck(layer, mnist[0][:3, 400:410], param_names={})
     assert snapshot(layer) == before and layer.history is history and layer.seen is seen
     assert list(seen) == ["first"]
+
+
+class BufferedScale:
+    """y = 2 x written into a buffer the layer keeps, read back through a view of it."""
+
+    def __init__(self, shape):
+        self.buf = np.zeros(shape)
+        self.out = self.buf[:, :]  # a view of the buffer, what forward returns from
+
+    def forward(self, x):
+        np.multiply(x, 2.0, out=self.buf)
+        return self.out.copy()
+
+    def backward(self, dout):
+        return 2.0 * dout
+
+
+def test_a_view_of_a_buffer_the_object_holds_follows_its_copy(mnist):
+    x = mnist[0][:3, 400:410]
+    layer = BufferedScale(x.shape)
+    buf, out = layer.buf, layer.out
+    assert gradcheck(layer, x).passed
+    assert layer.buf is buf and layer.out is out and not buf.any()
