@@ -32,9 +32,10 @@ Guarantees
   holds gets a private copy too. Afterwards, also when the user's code raises, every place
   holds the user's original object again: the user's arrays are never written, attributes and
   keys the check added are removed, running statistics and caches are as before, and every
-  ``numpy.random.Generator`` the object holds is rewound. After a successful check the
-  gradients are left as the object's own ``backward`` computed them at the user's values
-  (``layer.dW``, ``layer.grads``), in the parameters' dtypes.
+  ``numpy.random.Generator`` the object holds is rewound. When the check returns (passed or
+  failed), the gradients are left as the object's own ``backward`` computed them at the user's
+  values (``layer.dW`` beside ``layer.W``, ``layer.grads``, the arrays ``gradient`` returned),
+  in the parameters' dtypes; when it raises, they are as before too.
 * ``forward`` must be deterministic. ``random_seed=`` re-seeds NumPy's global random state
   (``np.random.seed``) and rewinds the object's generators before every evaluation, which
   makes a textbook ``Dropout`` (``np.random.rand``) deterministic; the global state is put
