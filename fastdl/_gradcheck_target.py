@@ -175,9 +175,15 @@ class NetworkTarget:
 
 
 def make_target(obj, t, loss, backward, kwargs, params_attr, grads_attr, param_names):
-    """The target object for the arguments of :func:`fastdl.gradcheck.gradcheck`."""
+    """The target object for the arguments of :func:`fastdl.gradcheck.gradcheck`.
+
+    An object with both protocols is taken as a network when ``t`` is given without ``loss``.
+    """
     if backward is not None:
         return FunctionPair(obj, backward, kwargs)
+    network = hasattr(obj, "loss") and hasattr(obj, "gradient")
+    if network and t is not None and loss is None:
+        return NetworkTarget(obj, t, kwargs)
     if loss is not None or (hasattr(obj, "forward") and hasattr(obj, "backward")):
         if not (hasattr(obj, "forward") and hasattr(obj, "backward")):
             raise TypeError(
@@ -186,7 +192,7 @@ def make_target(obj, t, loss, backward, kwargs, params_attr, grads_attr, param_n
         if loss is not None and t is None:
             raise TypeError("with loss=, pass the labels too: gradcheck(model, x, t, loss=...)")
         return LayerTarget(obj, t, loss, kwargs, params_attr, grads_attr, param_names)
-    if hasattr(obj, "loss") and hasattr(obj, "gradient"):
+    if network:
         return NetworkTarget(obj, t, kwargs)
     raise TypeError(
         "expected a layer with forward(x) and backward(dout) methods, a network with loss(x, t), "

@@ -530,3 +530,19 @@ def test_a_view_of_a_buffer_the_object_holds_follows_its_copy(mnist):
     buf, out = layer.buf, layer.out
     assert gradcheck(layer, x).passed
     assert layer.buf is buf and layer.out is out and not buf.any()
+
+
+def test_bad_arguments_for_networks_are_named(mnist):
+    x, t = mnist[0][:3], mnist[1][:3]
+    net = TwoLayerNet(784, 5, 10)
+    with pytest.raises(TypeError, match=r"TwoLayerNet is a network: pass the labels"):
+        gradcheck(net, x)
+    with pytest.raises(ValueError, match="dout= does not apply to a network"):
+        gradcheck(net, x, t, dout=1.0)
+    with pytest.raises(ValueError, match=r"kinks must be one of \('skip', 'nudge', 'fail'\)"):
+        gradcheck(net, x, t, kinks="ignore")
+    net.params = list(net.params.values())
+    with pytest.raises(TypeError, match="no params dict"):
+        gradcheck(net, x, t)
+    with pytest.raises(TypeError, match="with loss=, pass the labels too"):
+        gradcheck(Relu(), x, loss="mse")
