@@ -289,3 +289,24 @@ def test_cli_scheduler_needs_the_dask_extra_and_excludes_workers(monkeypatch, ca
     with pytest.raises(SystemExit):
         cli.main([*argv, "--workers", "2"])
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_one_thread_limits_blas_openmp_and_numba_inside_and_restores_after():
+    import numba
+    from threadpoolctl import threadpool_info
+
+    from fastdl import available_backends
+    from fastdl.experiments._threads import one_thread
+
+    def threads():
+        pools = {(p["user_api"], p["filepath"]): p["num_threads"] for p in threadpool_info()}
+        return pools, numba.get_num_threads()
+
+    available_backends()  # loads the Cython extension's OpenMP runtime, as one_thread does
+    numba.get_num_threads()  # starts Numba's threads, which may set OpenMP's count, as it does
+    before = threads()
+    with one_thread():
+        pools, numba_threads = threads()
+        assert {api for api, _ in pools} >= {"blas", "openmp"}
+        assert set(pools.values()) == {1} and numba_threads == 1
+    assert threads() == before

@@ -29,13 +29,13 @@ def one_thread():
     _backend.available_backends()
     import numba  # a dependency of fastdl; probed above
 
+    numba_threads = numba.get_num_threads()  # starts Numba's threads (which may set OpenMP's)
     controller = ThreadpoolController()
     with _lock:
         if _blas["tasks"] == 0:
             _blas["limits"] = controller.select(user_api="blas").limit(limits=1)
         _blas["tasks"] += 1
     openmp = controller.select(user_api="openmp").limit(limits=1)
-    numba_threads = numba.get_num_threads()
     numba.set_num_threads(1)
     try:
         yield
