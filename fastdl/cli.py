@@ -29,32 +29,22 @@ def _positive_int(text):
     return value
 
 
-def _positive_float(text):
-    value = float(text)
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
-    return value
+def _checked(convert, ok, what):
+    """An argparse type: ``convert(text)``, rejected unless ``ok(value)``; ``what`` says why."""
+
+    def parse(text):
+        value = convert(text)
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
+        return value
+
+    parse.__name__ = what  # argparse names it when ``convert`` fails
+    return parse
 
 
-def _fraction(text):
-    value = float(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
-
-
-def _non_negative_float(text):
-    value = float(text)
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
-    return value
-
-
-def _non_negative_int(text):
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
-    return value
+_positive_float = _checked(float, lambda v: math.isfinite(v) and v > 0, "a positive finite number")
+_fraction = _checked(float, lambda v: 0 <= v < 1, "in [0, 1)")
+_non_negative_float = _checked(float, lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
 
 
 def _sizes(text):
@@ -266,7 +256,9 @@ def _parser():
     train.add_argument("--dropout", type=_fraction, default=0.0, help="dropout ratio in [0, 1)")
     train.add_argument("--weight-decay", type=_non_negative_float, default=0.0, help="lambda")
     train.add_argument("--regularizer", choices=["l2", "l1"], default="l2")
-    train.add_argument("--early-stopping", type=_non_negative_int, default=0, metavar="PATIENCE")
+    train.add_argument(
+        "--early-stopping", type=experiment_cli._count, default=0, metavar="PATIENCE"
+    )
     train.add_argument(
         "--validation-split",
         type=_fraction,
