@@ -266,7 +266,9 @@ def _act_args(x, b, act, axis, act_params):
     x = v.array("x", x)
     if x.ndim < 1:
         raise ValueError(f"x must have at least 1 dimension, got shape {x.shape}")
-    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral):
+    if type(axis) is not int and (
+        isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral)
+    ):
         raise TypeError(f"axis must be an int, got {axis!r}")
     if not -x.ndim <= axis < x.ndim:
         raise ValueError(f"axis={axis} is out of range for x of shape {x.shape}")
@@ -276,6 +278,8 @@ def _act_args(x, b, act, axis, act_params):
         v.shape_is("b", b, (x.shape[axis],), f"x.shape[axis] with axis={axis}")
     defaults, aliases = _backend.activations()
     name = aliases.get(act, act) if isinstance(act, str) else act
+    if not act_params and name in _DEFAULT_PARAMS:  # the common call: nothing to check
+        return x, b, name, axis, _DEFAULT_PARAMS[name]
     if name not in defaults:
         known = sorted(defaults) + sorted(aliases)
         raise ValueError(f"unknown activation act={act!r}; known: {', '.join(known)}")
@@ -290,7 +294,12 @@ def _act_args(x, b, act, axis, act_params):
         params[key] = float(val)
     if name == "hswish" and params["n"] <= 0:
         raise ValueError(f"hswish parameter n must be > 0, got {params['n']}")
+    if not act_params:
+        _DEFAULT_PARAMS[name] = params  # read-only from here on: kernels take it as **params
     return x, b, name, axis, params
+
+
+_DEFAULT_PARAMS = {}  # activation -> its validated default parameters
 
 
 def bias_act_forward(x, b, act, axis=1, *, backend=None, **act_params):

@@ -41,6 +41,7 @@ cdef extern from *:
 _CODES = {name: code for code, name in enumerate(_NAMES)}
 _SEG = 4096  # segment length without a bias
 _BLOCKS = 16  # row blocks (rows of partial db sums) when the bias runs along the last axis
+# (one block when the loop runs serially)
 
 
 # the loop modules by SIMD level (index = fastdl_simd_level()); _LOOPS: the one this CPU runs
@@ -94,18 +95,19 @@ def bias_act_backward(dy, x, b, act, axis=1, **act_params):
     b1 = np.zeros(1, dtype=x.dtype) if b is None else b
     for lo, hi, m, rows in _pieces(x, b, axis):
         x2 = _piece(x, lo, hi, m)  # (rows, m)
+        nt = threads_for(hi - lo)
+        blocks = min(_BLOCKS if nt > 1 else 1, x2.shape[0])
         if b is None:
             part = np.empty((0, 1), dtype=x.dtype)  # no sums wanted
         elif rows:
-            part = np.zeros((min(_BLOCKS, x2.shape[0]), m), dtype=x.dtype)  # one per row block
+            part = np.zeros((blocks, m), dtype=x.dtype)  # one per row block
         else:
             part = np.empty((x2.shape[0], 1), dtype=x.dtype)  # one per (outer, c) segment
         _LOOPS._backward_code(
-            code, _piece(dy, lo, hi, m), x2, b1, _piece(dx, lo, hi, m), part, rows, p,
-            threads_for(hi - lo),
+            code, _piece(dy, lo, hi, m), x2, b1, _piece(dx, lo, hi, m), part, rows, p, nt
         )
         if b is not None:
-            db = part.reshape(-1, b.shape[0]).sum(axis=0)  # (C,)
+            db = part[0] if rows and blocks == 1 else part.reshape(-1, b.shape[0]).sum(axis=0)
     return dx, db
 
 
