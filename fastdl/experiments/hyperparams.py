@@ -93,6 +93,7 @@ class RandomSearch(_runner.Experiment):
         s = _common.train(
             model, get_optimizer("sgd", lr=lr), x, t, settings, sets={}, seed=trial_seed,
             regularizer=L2(weight_decay), validation_data=val,
+            check_finite=False,  # a diverging trial ranks low; the search goes on
         )  # fmt: skip
         row = {
             "trial": trial,
