@@ -66,7 +66,8 @@ def model_from_json(text, max_entries=None):
     text : str
     max_entries : int, optional
         Refuse (``ValueError``), before allocating, an architecture whose parameters and
-        buffers would hold more entries in total (``load_model``: the entries its file holds).
+        buffers would hold more entries in total (``load_model``: the entries its file holds,
+        plus 2**20).
     """
     try:
         arch = json.loads(text)
@@ -88,8 +89,8 @@ def model_from_json(text, max_entries=None):
             declared += _declared_entries(spec["type"], spec["config"])
             if max_entries is not None and declared > max_entries:
                 raise ValueError(
-                    f"layers 0-{i} declare {declared:,} parameter entries but the file holds "
-                    f"only {max_entries:,}: refusing to allocate them (tampered file?)"
+                    f"layers 0-{i} declare {declared:,} parameter entries, more than the "
+                    f"{max_entries:,} allowed: refusing to allocate them (tampered file?)"
                 )
             cls = LAYERS[spec["type"]]
             config = dict(spec["config"])
@@ -147,8 +148,10 @@ def load_model(path):
         raise ValueError(f"{path}: not a readable fastdl model file ({exc})") from exc
     if "architecture" not in arrays:
         raise ValueError(f"{path}: not a fastdl model file (no architecture entry)")
-    held = sum(a.size for a in arrays.values()) - 1  # the architecture string is one entry
-    model = model_from_json(str(arrays.pop("architecture")), max_entries=held)
+    # the architecture string is one entry; the margin lets a file that lacks a few small arrays
+    # be built and told exactly which (below), while a huge declared layer is refused up front
+    held = sum(a.size for a in arrays.values()) - 1
+    model = model_from_json(str(arrays.pop("architecture")), max_entries=held + 2**20)
     _load_arrays(path, model, arrays)
     return model
 
