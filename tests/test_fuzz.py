@@ -15,7 +15,7 @@ array (C order, Fortran order, strided, reversed, read-only, broadcast) and spec
   beside padding: fastdl's argmax points into the padding).
 
 ``FASTDL_FUZZ_CASES`` sets the cases per family per backend (default 40, a few seconds;
-``.ci/run`` runs 1,500; 10,000+ for a long run). ``FASTDL_FUZZ_SEED`` changes the draw.
+``.ci/run`` runs 2,000; 10,000+ for a long run). ``FASTDL_FUZZ_SEED`` changes the draw.
 Run one worker by hand with ``python tests/test_fuzz.py BACKEND CASES SEED``.
 
 The whole class of the Cython convolution's heap corruption (issue 16: stride 1, W or H below
