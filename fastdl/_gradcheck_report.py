@@ -123,7 +123,8 @@ def diagnose(a, n, bad, permuted, values, shape, full, analytic_zero, batch) -> 
     if not np.any(n) and np.any(a):
         return (
             "the numeric gradient is exactly zero: the output does not depend on this tensor "
-            "(is it used in forward at all?)"
+            "(is it used in forward at all, or does forward read a copy of it made earlier, "
+            "e.g. self.W = W.copy() beside params['W']?)"
         )
     norm_n = np.linalg.norm(n)
     k = float(a @ n) / norm_n**2
