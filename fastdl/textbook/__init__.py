@@ -6,6 +6,7 @@ Modules of the same names and APIs as the textbook's: :mod:`~fastdl.textbook.uti
 script's imports (``from fastdl.textbook.layers import *``), or leave the script as it is and
 add ``import fastdl.textbook; fastdl.textbook.install()`` at its top: ``common.layers`` and the
 other four then resolve to these, while the reader's other ``common`` modules still load.
+``python -m fastdl.textbook script.py [args]`` does the same without editing the script.
 """
 
 from . import functions, gradient, layers, optimizer, util
