@@ -291,22 +291,18 @@ def test_cli_scheduler_needs_the_dask_extra_and_excludes_workers(monkeypatch, ca
     assert "not allowed with argument" in capsys.readouterr().err
 
 
-def test_one_thread_limits_blas_openmp_and_numba_inside_and_restores_after():
-    import numba
-    from threadpoolctl import threadpool_info
-
-    from fastdl import available_backends
+def test_one_thread_runs_kernels_and_blas_on_one_thread_inside_and_restores_after():
+    import fastdl
     from fastdl.experiments._threads import one_thread
 
     def threads():
-        pools = {(p["user_api"], p["filepath"]): p["num_threads"] for p in threadpool_info()}
-        return pools, numba.get_num_threads()
+        info = fastdl.thread_info()
+        return info["num_threads"], info["blas_threads"]
 
-    available_backends()  # loads the Cython extension's OpenMP runtime, as one_thread does
-    numba.get_num_threads()  # starts Numba's threads, which may set OpenMP's count, as it does
     before = threads()
     with one_thread():
-        pools, numba_threads = threads()
-        assert {api for api, _ in pools} >= {"blas", "openmp"}
-        assert set(pools.values()) == {1} and numba_threads == 1
+        assert threads() == (1, 1)
+        with one_thread():  # a second task in another thread of the process
+            assert threads() == (1, 1)
+        assert threads() == (1, 1)  # still one thread while the first task runs
     assert threads() == before
