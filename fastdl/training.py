@@ -203,8 +203,8 @@ def fit(
             loss_sum += batch_loss * len(idx)
             correct += _correct(out, yb)
             seen += len(idx)
-            if not bar.disable:  # redrawn at tqdm's own rate, not once per batch
-                bar.set_postfix(loss=f"{loss_sum / seen:.4f}", refresh=False)
+            if not bar.disable:  # redrawn at tqdm's own rate (and at the epoch's end)
+                bar.set_postfix(loss=f"{loss_sum / seen:.4f}", refresh=seen == len(x))
         logs = {"loss": loss_sum / seen, "acc": correct / seen}
         if x_val is not None:
             logs["val_loss"], logs["val_acc"] = evaluate(

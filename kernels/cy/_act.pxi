@@ -202,22 +202,31 @@ cdef inline floating _bwd_seg(
     Act* a, const floating* dy, const floating* x, floating b, floating* dx, Py_ssize_t m,
     floating p, bint want_sum,
 ) noexcept nogil:
-    """dx = dy * act'(x + b) for one segment; returns the sum of dx (8 running sums) or 0."""
+    """dx = dy * act'(x + b) for one segment; returns the sum of dx (8 running sums) or 0.
+
+    The sums are taken in the same pass as dx, eight lanes at a time (a second pass over dx
+    doubled the time of a relu backward).
+    """
     cdef Py_ssize_t i, k, m8 = m - m % 8
     cdef floating acc[8]
-    cdef floating s = 0
-    for i in range(m):
-        dx[i] = dy[i] * _grad(a, x[i] + b, p)
-    if want_sum:
+    cdef floating d, s = 0
+    if not want_sum:
+        for i in range(m):
+            dx[i] = dy[i] * _grad(a, x[i] + b, p)
+        return s
+    for k in range(8):
+        acc[k] = 0
+    for i in range(0, m8, 8):
         for k in range(8):
-            acc[k] = 0
-        for i in range(0, m8, 8):
-            for k in range(8):
-                acc[k] = acc[k] + dx[i + k]
-        for i in range(m8, m):
-            s = s + dx[i]
-        for k in range(8):
-            s = s + acc[k]
+            d = dy[i + k] * _grad(a, x[i + k] + b, p)
+            dx[i + k] = d
+            acc[k] = acc[k] + d
+    for i in range(m8, m):
+        d = dy[i] * _grad(a, x[i] + b, p)
+        dx[i] = d
+        s = s + d
+    for k in range(8):
+        s = s + acc[k]
     return s
 
 
