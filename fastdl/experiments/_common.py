@@ -127,6 +127,21 @@ def first_epoch_reaching(values, threshold):
     return None
 
 
+# Columns that several experiments show: key -> (header, format); see markdown_table.
+SHARED_COLUMNS = {
+    "train_acc": ("train acc (%)", "pct"),
+    "test_acc": ("test acc (%)", "pct"),
+    "best_test_acc": ("best test acc (%)", "pct"),
+    "time": ("train time (s)", ".1f"),
+}
+
+
+def columns(*specs):
+    """Table columns for :func:`markdown_table`: each a key of :data:`SHARED_COLUMNS` or a
+    ``(key, header, format)`` triple."""
+    return [(spec, *SHARED_COLUMNS[spec]) if isinstance(spec, str) else spec for spec in specs]
+
+
 def markdown_table(rows, columns):
     """Format ``rows`` as a Markdown pipe table.
 

@@ -89,6 +89,9 @@ class ExperimentResult:
 class Experiment:
     """Base class of the experiments; subclasses set the class attributes and the methods.
 
+    A subclass's docstring lists its own options; the options every experiment takes are those
+    of :meth:`__call__`.
+
     Attributes
     ----------
     name, title : str

@@ -26,21 +26,21 @@ ACTIVATIONS = {
 }
 THRESHOLDS = (0.95, 0.97, 0.98)
 
-COLUMNS = [
+COLUMNS = _common.columns(
     ("activation", "activation", ""),
-    ("train_acc", "train acc (%)", "pct"),
-    ("test_acc", "test acc (%)", "pct"),
-    ("best_test_acc", "best test acc (%)", "pct"),
+    "train_acc",
+    "test_acc",
+    "best_test_acc",
     *((f"ts{round(100 * th)}", f"TS{round(100 * th)}", "d") for th in THRESHOLDS),
     ("time", "wall time (s)", ".1f"),
-]
+)
 
 
 class Activations(_runner.Experiment):
     """Train the MLP once per activation; accuracies, TS95/TS97/TS98 and wall time.
 
-    Options besides the shared ones (:meth:`fastdl.experiments._runner.Experiment.__call__`):
-
+    Parameters
+    ----------
     lr : float
         SGD learning rate.
     activations : dict of str -> str

@@ -32,9 +32,10 @@ COLUMNS = [
 class BatchNorm(_runner.Experiment):
     """Train the MLP with and without BatchNorm for every initial weight scale.
 
-    Options besides the shared ones (:meth:`fastdl.experiments._runner.Experiment.__call__`);
-    ``train_size`` defaults to the textbook's 1,000:
+    ``train_size`` defaults to the textbook's 1,000.
 
+    Parameters
+    ----------
     lr : float
         SGD learning rate.
     scales : sequence of float

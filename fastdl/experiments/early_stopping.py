@@ -17,7 +17,7 @@ from ..optimizers import get_optimizer
 from ..training import evaluate, split_validation
 from . import _common, _runner
 
-COLUMNS = [
+COLUMNS = _common.columns(
     ("config", "configuration", ""),
     ("epochs_run", "epochs run", "d"),
     ("stopped_epoch", "stopped after epoch", "d"),
@@ -25,16 +25,17 @@ COLUMNS = [
     ("best_val_loss", "best val loss", ".4f"),
     ("final_val_loss", "val loss, last epoch", ".4f"),
     ("test_acc", "test acc of returned model (%)", "pct"),
-    ("time", "train time (s)", ".1f"),
-]
+    "time",
+)
 
 
 class EarlyStoppingComparison(_runner.Experiment):
     """Train without early stopping and with ``EarlyStopping(patience=p)`` for each ``p``.
 
-    Options besides the shared ones (:meth:`fastdl.experiments._runner.Experiment.__call__`);
-    ``epochs`` is the maximum number of epochs:
+    ``epochs`` is the maximum number of epochs.
 
+    Parameters
+    ----------
     lr : float
         Adam learning rate.
     patience : sequence of int >= 0

@@ -18,23 +18,23 @@ from . import _common, _runner
 
 LEVELS = (0.0, 0.001, 0.005, 0.01, 0.05, 0.1)
 
-COLUMNS = [
+COLUMNS = _common.columns(
     ("b", "b", "g"),
     ("train_loss", "train loss", ".4f"),
     ("test_loss", "test loss", ".4f"),
     ("min_test_loss", "min test loss", ".4f"),
     ("min_test_loss_epoch", "at epoch", "d"),
-    ("train_acc", "train acc (%)", "pct"),
-    ("test_acc", "test acc (%)", "pct"),
-    ("best_test_acc", "best test acc (%)", "pct"),
-]
+    "train_acc",
+    "test_acc",
+    "best_test_acc",
+)
 
 
 class FloodingLevels(_runner.Experiment):
     """Train one MLP per flood level ``b``; train/test loss and accuracy per epoch.
 
-    Options besides the shared ones (:meth:`fastdl.experiments._runner.Experiment.__call__`):
-
+    Parameters
+    ----------
     optimizer : str
         A name for :func:`fastdl.get_optimizer`.
     lr : float

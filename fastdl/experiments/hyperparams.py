@@ -22,23 +22,24 @@ from ..regularizers import L2
 from ..training import split_validation
 from . import _common, _runner
 
-COLUMNS = [
+COLUMNS = _common.columns(
     ("rank", "rank", "d"),
     ("trial", "trial", "d"),
     ("lr", "learning rate", ".2e"),
     ("weight_decay", "weight decay", ".2e"),
     ("val_acc", "val acc (%)", "pct"),
     ("best_val_acc", "best val acc (%)", "pct"),
-    ("train_acc", "train acc (%)", "pct"),
-]
+    "train_acc",
+)
 
 
 class RandomSearch(_runner.Experiment):
     """Random search: ``trials`` networks, each with a log-uniform learning rate and weight decay.
 
-    Options besides the shared ones (:meth:`fastdl.experiments._runner.Experiment.__call__`);
-    the first ``train_size`` training images are shuffled (with ``seed``) and split:
+    The first ``train_size`` training images are shuffled with ``seed``, then split.
 
+    Parameters
+    ----------
     trials : int
     validation_split : float in (0, 1)
         Fraction of the ``train_size`` images held out for validation.

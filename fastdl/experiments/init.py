@@ -21,22 +21,22 @@ from . import _common, _runner
 
 INITS = {"std=0.01": 0.01, "LeCun": "lecun_normal", "Glorot": "glorot_normal", "He": "he_normal"}
 
-COLUMNS = [
+COLUMNS = _common.columns(
     ("activation", "activation", ""),
     ("init", "init", ""),
     ("first_loss", "loss, first 10 iterations", ".3f"),
     ("final_loss", "loss, last epoch", ".4f"),
-    ("train_acc", "train acc (%)", "pct"),
-    ("test_acc", "test acc (%)", "pct"),
-    ("time", "train time (s)", ".1f"),
-]
+    "train_acc",
+    "test_acc",
+    "time",
+)
 
 
 class Initialisation(_runner.Experiment):
     """Train the MLP with each (activation, initialisation) pair, plain SGD.
 
-    Options besides the shared ones (:meth:`fastdl.experiments._runner.Experiment.__call__`):
-
+    Parameters
+    ----------
     lr : float
         SGD learning rate.
     activations : sequence of str

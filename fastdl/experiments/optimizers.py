@@ -22,23 +22,23 @@ from . import _common, _runner
 
 NAMES = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "nadam", "adamw")
 
-COLUMNS = [
+COLUMNS = _common.columns(
     ("optimizer", "optimizer", ""),
     ("lr", "lr", "g"),
     ("final_loss", "train loss (last epoch)", ".4f"),
-    ("train_acc", "train acc (%)", "pct"),
-    ("test_acc", "test acc (%)", "pct"),
-    ("best_test_acc", "best test acc (%)", "pct"),
+    "train_acc",
+    "test_acc",
+    "best_test_acc",
     ("best_epoch", "at epoch", "d"),
-    ("time", "train time (s)", ".1f"),
-]
+    "time",
+)
 
 
 class Optimizers(_runner.Experiment):
     """Train the same MLP with each optimizer; loss per iteration, accuracy per epoch.
 
-    Options besides the shared ones (:meth:`fastdl.experiments._runner.Experiment.__call__`):
-
+    Parameters
+    ----------
     optimizers : sequence of str
         Names for :func:`fastdl.get_optimizer`, each used with its default hyperparameters.
     hidden : sequence of int

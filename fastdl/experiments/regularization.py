@@ -18,14 +18,14 @@ from ..optimizers import get_optimizer
 from ..regularizers import L1, L2
 from . import _common, _runner
 
-COLUMNS = [
+COLUMNS = _common.columns(
     ("config", "configuration", ""),
-    ("train_acc", "train acc (%)", "pct"),
-    ("test_acc", "test acc (%)", "pct"),
+    "train_acc",
+    "test_acc",
     ("gap", "gap (points)", ".2f"),
-    ("best_test_acc", "best test acc (%)", "pct"),
-    ("time", "train time (s)", ".1f"),
-]
+    "best_test_acc",
+    "time",
+)
 
 
 class _Overfitting(_runner.Experiment):
@@ -86,9 +86,10 @@ class _Overfitting(_runner.Experiment):
 class WeightDecay(_Overfitting):
     """Overfitting with and without weight decay: no decay, L2 for each ``l2``, L1 for each ``l1``.
 
-    Options besides the shared ones (:meth:`fastdl.experiments._runner.Experiment.__call__`);
-    ``train_size`` defaults to the textbook's 300:
+    ``train_size`` defaults to the textbook's 300.
 
+    Parameters
+    ----------
     lr : float
         SGD learning rate.
     l2, l1 : sequence of float
@@ -115,8 +116,10 @@ class WeightDecay(_Overfitting):
 class Dropout(_Overfitting):
     """Overfitting with and without dropout after every hidden layer, for each ratio.
 
-    Options besides the shared ones: ``lr``, ``hidden`` as for :class:`WeightDecay`, and
+    ``lr`` and ``hidden`` as for :class:`WeightDecay`.
 
+    Parameters
+    ----------
     ratios : sequence of float in (0, 1)
         Dropout ratios (the textbook: 0.2).
     mode : {"textbook", "inverted"}
