@@ -299,10 +299,10 @@ def test_one_thread_runs_kernels_and_blas_on_one_thread_inside_and_restores_afte
         info = fastdl.thread_info()
         return info["num_threads"], info["blas_threads"]
 
-    before = threads()
+    count = fastdl.get_num_threads()
     with one_thread():
         assert threads() == (1, 1)
         with one_thread():  # a second task in another thread of the process
             assert threads() == (1, 1)
         assert threads() == (1, 1)  # still one thread while the first task runs
-    assert threads() == before
+    assert threads() == (count, count)  # fastdl.set_num_threads(count): the kernels and BLAS

@@ -20,7 +20,8 @@ def one_thread():
     """Run the ``with`` block with fastdl's kernels and BLAS on one thread.
 
     The count is process-wide: the first task running in this process sets it to 1 and the last
-    one to leave restores it, so several tasks may run in threads of one process.
+    one to leave sets it back (``fastdl.set_num_threads(count)``, BLAS too), so several tasks may
+    run in threads of one process.
     """
     with _lock:
         if _state["tasks"] == 0:
