@@ -109,6 +109,16 @@ def test_cli_on_a_scheduler_and_two_workers_survives_a_killed_worker(tmp_path):
             out, err = cli.communicate(timeout=120)
             assert cli.returncode == 0, err
             assert victim not in watcher.scheduler_info()["workers"]  # it did die
+
+            def taken_back(dask_scheduler):  # nested: sent by value, the scheduler has no tests
+                """Keys of the tasks that went from processing back (their worker died)."""
+                log = dask_scheduler.transition_log
+                return [
+                    key for key, start, end, *_ in log if (start, end) == ("processing", "released")
+                ]
+
+            rerun = watcher.run_on_scheduler(taken_back)
+            assert rerun, "the killed worker was not running a trial"
     finally:
         for process in processes:  # each with its children (nanny -> worker)
             with contextlib.suppress(ProcessLookupError):
