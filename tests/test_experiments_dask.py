@@ -78,7 +78,7 @@ def _wait_for(condition, what, timeout):
 
 
 def test_cli_on_a_scheduler_and_two_workers_survives_a_killed_worker(tmp_path):
-    options = {"train_size": 500, "epochs": 60, "trials": 4}  # trials of a second or two
+    options = {"train_size": 500, "epochs": 100, "trials": 6}  # trials of a second or more
     file = str(tmp_path / "scheduler.json")
     processes = []
     log = open(tmp_path / "dask.log", "w")  # closed in finally
