@@ -43,8 +43,12 @@ def tables(data, peer="torch"):
         row = [group] + [f"{cells[c]:.3g}" if c in cells else "-" for c in columns]
         if ratio:
             base = cells.get(peer)
-            shown = [f"{c} {cells[c] / base:.2f}" for c in columns if c != peer and c in cells]
-            row.append(", ".join(shown) if base else "-")
+            shown = [
+                f"{c} {cells[c] / base:.2f}"
+                for c in columns
+                if c != peer and c in cells and base is not None
+            ]
+            row.append(", ".join(shown) if base is not None else "-")
         lines.append("| " + " | ".join(row) + " |")
     return lines
 
