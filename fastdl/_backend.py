@@ -41,6 +41,21 @@ FAMILIES = {
     "avgpool2d_backward": "_pool",
     "bias_act_forward": "_bias_act",
     "bias_act_backward": "_bias_act",
+    **dict.fromkeys(
+        (
+            "sgd_update",
+            "momentum_update",
+            "nesterov_update",
+            "adagrad_update",
+            "rmsprop_update",
+            "adadelta_update",
+            "adam_update",
+            "nadam_update",
+        ),
+        "_optim",
+    ),
+    "softmax_xent_forward": "_softmax",
+    "softmax_xent_backward": "_softmax",
 }
 
 # What "auto" tries, per kernel, fastest first: bench/README.md has the measurements. Cython was

@@ -74,7 +74,6 @@ class Optimizer:
         if schedule is not None:
             self.lr = self._scheduled_lr()
         self.state = {slot: {} for slot in self._slots}
-        self._scratch = {}  # dtype -> flat work buffer, reused by every step
         self._loaded_keys = None  # param keys that a loaded state dict requires at the next step
 
     def __repr__(self):
@@ -156,14 +155,6 @@ class Optimizer:
 
     def _update(self, key, p, g, *slots):
         raise NotImplementedError
-
-    def _buffers(self, like, n):
-        """``n`` work arrays shaped like ``like``: views of one flat buffer per dtype."""
-        size = like.size
-        buf = self._scratch.get(like.dtype)
-        if buf is None or buf.size < n * size:
-            buf = self._scratch[like.dtype] = np.empty(n * size, like.dtype)
-        return [buf[i * size : (i + 1) * size].reshape(like.shape) for i in range(n)]
 
     @staticmethod
     def zero_grad(grads):

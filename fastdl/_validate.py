@@ -11,6 +11,7 @@ entries (the reference's im2col workspace ``N*OH*OW x C*KH*KW`` counts): such ca
 ``ValueError`` before anything is allocated.
 """
 
+import math
 import numbers
 
 import numpy as np
@@ -121,3 +122,49 @@ def shape_is(name, a, expected, why):
     """Check ``a.shape == expected``."""
     if tuple(a.shape) != tuple(expected):
         raise ValueError(f"{name} must have shape {tuple(expected)} ({why}), got {a.shape}")
+
+
+def updated(name, a, p):
+    """Check an array that an optimizer update writes in place: ``p``'s shape and dtype,
+    writeable (``p`` itself: ``a is p``, which must be a float32/float64 ndarray)."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be an ndarray updated in place, got {type(a).__name__}")
+    if a is p and a.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must be a float32 or float64 array, got dtype {a.dtype}")
+    if a.dtype != p.dtype:
+        raise TypeError(f"mixed dtypes: {name} is {a.dtype} but p is {p.dtype}")
+    if a.shape != p.shape:
+        raise ValueError(f"{name} must have p's shape {p.shape}, got {a.shape}")
+    if not a.flags.writeable:
+        raise ValueError(f"{name} is read-only, but the update writes it in place")
+
+
+def real(name, x, positive=False):
+    """Return ``x`` as a float after checking it is a finite real number (``> 0`` if asked)."""
+    if type(x) is not float and (
+        isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Real)
+    ):
+        raise TypeError(f"{name} must be a real number, got {x!r}")
+    x = float(x)
+    if not math.isfinite(x) or (positive and x <= 0):
+        raise ValueError(f"{name} must be a finite number{' > 0' if positive else ''}, got {x!r}")
+    return x
+
+
+def labels(name, t, shape):
+    """Check class labels ``t`` of shape (N,) for scores of ``shape`` (N, K); return them as a
+    C-contiguous int64 array."""
+    n, k = shape
+    t = np.asarray(t)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be an integer array of class labels, got dtype {t.dtype}")
+    if t.shape != (n,):
+        raise ValueError(
+            f"{name} must have shape ({n},) to match scores {tuple(shape)}, got {t.shape}"
+        )
+    if n and (t.min() < 0 or t.max() >= k):
+        i = int(np.flatnonzero((t < 0) | (t >= k))[0])
+        raise ValueError(f"{name}[{i}] = {t[i]} is not a class index in [0, {k})")
+    if t.dtype == np.int64 and t.flags.c_contiguous:
+        return t
+    return np.ascontiguousarray(t, dtype=np.int64)

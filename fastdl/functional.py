@@ -27,6 +27,16 @@ __all__ = [
     "avgpool2d_backward",
     "bias_act_forward",
     "bias_act_backward",
+    "sgd_update",
+    "momentum_update",
+    "nesterov_update",
+    "adagrad_update",
+    "rmsprop_update",
+    "adadelta_update",
+    "adam_update",
+    "nadam_update",
+    "softmax_xent_forward",
+    "softmax_xent_backward",
 ]
 
 
@@ -345,3 +355,156 @@ def bias_act_backward(dy, x, b, act, axis=1, *, backend=None, **act_params):
     if not x.size:
         return np.zeros(x.shape, x.dtype), None if b is None else np.zeros(b.shape, x.dtype)
     return _call("bias_act_backward", backend, dy, x, b, name, axis, **params)
+
+
+# Optimizer updates: kernel -> (state array names, hyperparameter names); divisors must be > 0.
+_UPDATES = {
+    "sgd_update": ((), ("lr",)),
+    "momentum_update": (("v",), ("lr", "momentum")),
+    "nesterov_update": (("v",), ("lr", "momentum")),
+    "adagrad_update": (("h",), ("lr", "eps")),
+    "rmsprop_update": (("h",), ("lr", "rho", "eps")),
+    "adadelta_update": (("s", "u"), ("lr", "rho", "eps")),
+    "adam_update": (("m", "v"), ("step_size", "beta1", "beta2", "sqrt_bc2", "eps", "decay")),
+    "nadam_update": (("m", "v"), ("coef_g", "coef_m", "beta1", "beta2", "bc2", "eps")),
+}
+_DIVISORS = frozenset({"eps", "sqrt_bc2", "bc2"})
+
+
+def _update(name, backend, p, g, state, hyper):
+    """Validate an optimizer update and run it in place on ``p`` and its ``state`` arrays.
+
+    ``p`` and the state arrays must be writeable float arrays of one shape and dtype; ``g`` may
+    be any array of that shape and dtype (it is never modified). Arrays that are not C-contiguous
+    are updated through contiguous copies written back afterwards.
+    """
+    state_names, hyper_names = _UPDATES[name]
+    v.updated("p", p, p)
+    g = v.array("g", g, None, p.dtype)
+    v.shape_is("g", g, p.shape, "same as p")
+    for state_name, a in zip(state_names, state):
+        v.updated(state_name, a, p)
+    hyper = [v.real(h, x, h in _DIVISORS) for h, x in zip(hyper_names, hyper)]
+    if not p.size:
+        return
+    arrays = (p, *state)
+    work = [a if a.flags.c_contiguous else np.ascontiguousarray(a) for a in arrays]
+    _call(name, backend, work[0], g, *work[1:], *hyper)
+    for a, w in zip(arrays, work):
+        if w is not a:
+            a[...] = w
+
+
+def sgd_update(p, g, lr, *, backend=None):
+    """SGD in place: ``p -= lr * g``.
+
+    Parameters
+    ----------
+    p : writeable float32/float64 ndarray of any shape, updated in place
+    g : ndarray of ``p``'s shape and dtype, not modified
+    lr : float
+    """
+    _update("sgd_update", backend, p, g, (), (lr,))
+
+
+def momentum_update(p, g, v, lr, momentum, *, backend=None):
+    """Momentum SGD in place: ``v = momentum * v - lr * g; p += v``.
+
+    ``v`` is a writeable array of ``p``'s shape and dtype, updated in place (so are the state
+    arrays of every update below).
+    """
+    _update("momentum_update", backend, p, g, (v,), (lr, momentum))
+
+
+def nesterov_update(p, g, v, lr, momentum, *, backend=None):
+    """Nesterov momentum in place: ``v = momentum * v - lr * g; p += momentum * v - lr * g``."""
+    _update("nesterov_update", backend, p, g, (v,), (lr, momentum))
+
+
+def adagrad_update(p, g, h, lr, eps, *, backend=None):
+    """AdaGrad in place: ``h += g * g; p -= lr * g / (sqrt(h) + eps)``, ``eps > 0``."""
+    _update("adagrad_update", backend, p, g, (h,), (lr, eps))
+
+
+def rmsprop_update(p, g, h, lr, rho, eps, *, backend=None):
+    """RMSprop in place: ``h = rho * h + (1 - rho) * g * g; p -= lr * g / (sqrt(h) + eps)``."""
+    _update("rmsprop_update", backend, p, g, (h,), (lr, rho, eps))
+
+
+def adadelta_update(p, g, s, u, lr, rho, eps, *, backend=None):
+    """Adadelta in place (``fastdl.optimizers.Adadelta``)::
+
+    s = rho * s + (1 - rho) * g * g
+    d = sqrt(u + eps) / sqrt(s + eps) * g
+    u = rho * u + (1 - rho) * d * d
+    p -= lr * d
+    """
+    _update("adadelta_update", backend, p, g, (s, u), (lr, rho, eps))
+
+
+def adam_update(p, g, m, v, step_size, beta1, beta2, sqrt_bc2, eps, decay=1.0, *, backend=None):
+    """Adam in place, after AdamW's decoupled decay ``p *= decay``::
+
+    m = beta1 * m + (1 - beta1) * g
+    v = beta2 * v + (1 - beta2) * g * g
+    p -= step_size * m / (sqrt(v) / sqrt_bc2 + eps)
+
+    ``step_size = lr / (1 - beta1**t)``, ``sqrt_bc2 = sqrt(1 - beta2**t) > 0``, ``eps > 0``.
+    """
+    _update("adam_update", backend, p, g, (m, v), (step_size, beta1, beta2, sqrt_bc2, eps, decay))
+
+
+def nadam_update(p, g, m, v, coef_g, coef_m, beta1, beta2, bc2, eps, *, backend=None):
+    """Nadam in place: Adam's ``m`` and ``v``, then
+    ``p -= (coef_g * g + coef_m * m) / (sqrt(v / bc2) + eps)`` (``fastdl.optimizers.Nadam``)."""
+    _update("nadam_update", backend, p, g, (m, v), (coef_g, coef_m, beta1, beta2, bc2, eps))
+
+
+def _scores(name, y):
+    """Check (N, K) scores with K >= 1 classes; return them C-contiguous."""
+    y = v.array(name, y, 2)
+    if y.shape[1] == 0:
+        raise ValueError(f"{name} must have at least one class (column), got shape {y.shape}")
+    return y
+
+
+def softmax_xent_forward(y, t, *, backend=None):
+    """Softmax of the logits ``y`` and its cross-entropy against integer labels ``t``.
+
+    Parameters
+    ----------
+    y : ndarray of shape (N, K), float32 or float64 logits
+    t : integer ndarray of shape (N,), labels in [0, K)
+
+    Returns
+    -------
+    loss : float64 ndarray of shape (N,)
+        ``-log softmax(y)[i, t_i]`` via log-sum-exp: finite for any finite logits (float32 +-3e38).
+    probs : ndarray of shape (N, K), ``y``'s dtype
+    """
+    y = _scores("y", y)
+    t = v.labels("t", t, y.shape)
+    if not len(y):
+        return np.zeros(0), np.empty(y.shape, y.dtype)
+    return _call("softmax_xent_forward", backend, y, t)
+
+
+def softmax_xent_backward(probs, t, scale, *, backend=None):
+    """Gradient of ``scale * sum_i loss_i`` with respect to the logits.
+
+    Parameters
+    ----------
+    probs : ndarray of shape (N, K), the softmax of :func:`softmax_xent_forward`
+    t : integer ndarray of shape (N,), labels in [0, K)
+    scale : float, e.g. ``1 / N`` for the mean loss
+
+    Returns
+    -------
+    dy : ndarray of shape (N, K), ``probs``' dtype: ``(probs - onehot(t)) * scale``
+    """
+    probs = _scores("probs", probs)
+    t = v.labels("t", t, probs.shape)
+    scale = v.real("scale", scale)
+    if not len(probs):
+        return np.empty(probs.shape, probs.dtype)
+    return _call("softmax_xent_backward", backend, probs, t, scale)

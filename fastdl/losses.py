@@ -18,6 +18,8 @@ import numbers
 
 import numpy as np
 
+from . import functional as F
+
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -183,19 +185,20 @@ class SoftmaxCrossEntropy:
             raise ValueError(
                 f"{name}: t must be (N,) labels or (N, K) one-hot targets, got shape {t.shape}"
             )
+        self._t = t
+        if t.ndim == 1:  # one fused pass (fastdl.functional.softmax_xent_forward)
+            per_sample, self.probs = F.softmax_xent_forward(y, t)
+            return float(per_sample.mean())
         shifted, m = _shift(y, axis=1)
         e = np.exp(shifted)
         total = e.sum(axis=1, keepdims=True)
-        self.probs, self._t = e / total, t
+        self.probs = e / total
         # loss_i = sum_k t_ik * (m_i - y_ik) + log(total_i) * sum_k t_ik, every term >= 0; the
         # differences are taken in float64 so extreme float32 logits do not overflow.
         m64, log_total = m[:, 0].astype(np.float64), np.log(total[:, 0]).astype(np.float64)
-        if t.ndim == 1:
-            per_sample = m64 - y[np.arange(len(t)), t].astype(np.float64) + log_total
-        else:
-            t64 = t.astype(np.float64)
-            gap = m64[:, None] - y.astype(np.float64)
-            per_sample = (t64 * gap).sum(axis=1) + log_total * t64.sum(axis=1)
+        t64 = t.astype(np.float64)
+        gap = m64[:, None] - y.astype(np.float64)
+        per_sample = (t64 * gap).sum(axis=1) + log_total * t64.sum(axis=1)
         return float(per_sample.mean())
 
     def backward(self, dout=1.0):
@@ -203,12 +206,11 @@ class SoftmaxCrossEntropy:
         if self.probs is None:
             raise RuntimeError(f"{name}: backward called before forward")
         n = self.probs.shape[0]
+        scale = _scale(name, dout, n)
         if self._t.ndim == 1:
-            dy = self.probs.copy()
-            dy[np.arange(n), self._t] -= 1
-        else:
-            dy = self.probs * self._t.sum(axis=1, keepdims=True) - self._t
-        dy *= _scale(name, dout, n)
+            return F.softmax_xent_backward(self.probs, self._t, scale)
+        dy = self.probs * self._t.sum(axis=1, keepdims=True) - self._t
+        dy *= scale
         return dy
 
 

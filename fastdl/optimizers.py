@@ -6,6 +6,8 @@ number from 1, ``lr`` this step's learning rate, and operations are elementwise.
 (``m``, ``v``, ...) start at zero in the parameter's dtype, so float32 models stay float32. Every
 optimizer takes ``lr`` and a keyword-only ``schedule`` (see :class:`Optimizer` and
 :mod:`fastdl.schedules`); :func:`get_optimizer` builds one by name.
+Each rule runs as one fused pass over each parameter, a kernel of :mod:`fastdl.functional`
+(``sgd_update``, ``adam_update``...) on the selected backend.
 
 Examples
 --------
@@ -15,8 +17,7 @@ Examples
 
 import math
 
-import numpy as np
-
+from . import functional as F
 from ._optimizer import Optimizer
 
 __all__ = [
@@ -35,31 +36,6 @@ __all__ = [
 ]
 
 
-def _ema_square(avg, x, rho, tmp):
-    """``avg = rho * avg + (1 - rho) * x * x`` in place, using the work array ``tmp``."""
-    np.multiply(x, x, out=tmp)
-    tmp *= 1.0 - rho
-    avg *= rho
-    avg += tmp
-
-
-def _moments(m, v, g, beta1, beta2, tmp):
-    """Adam's moment updates ``m = beta1 * m + (1 - beta1) * g`` and ``_ema_square(v, g)``."""
-    np.subtract(g, m, out=tmp)
-    tmp *= 1.0 - beta1
-    m += tmp
-    _ema_square(v, g, beta2, tmp)
-
-
-def _scaled_step(p, g, h, eps, lr, tmp):
-    """``p -= lr * g / (sqrt(h) + eps)``, using the work array ``tmp``."""
-    np.sqrt(h, out=tmp)
-    tmp += eps
-    np.divide(g, tmp, out=tmp)
-    tmp *= lr
-    p -= tmp
-
-
 class SGD(Optimizer):
     """Stochastic gradient descent: ``W -= lr * g``.
 
@@ -73,9 +49,7 @@ class SGD(Optimizer):
         super().__init__(lr, schedule=schedule)
 
     def _update(self, key, p, g):
-        (tmp,) = self._buffers(p, 1)
-        np.multiply(g, self.lr, out=tmp)
-        p -= tmp
+        F.sgd_update(p, g, self.lr)
 
 
 class Momentum(Optimizer):
@@ -99,11 +73,7 @@ class Momentum(Optimizer):
         super().__init__(lr, schedule=schedule, momentum=momentum)
 
     def _update(self, key, p, g, v):
-        (tmp,) = self._buffers(p, 1)
-        v *= self.momentum
-        np.multiply(g, self.lr, out=tmp)
-        v -= tmp
-        p += v
+        F.momentum_update(p, g, v, self.lr, self.momentum)
 
 
 class Nesterov(Momentum):
@@ -123,13 +93,7 @@ class Nesterov(Momentum):
     """
 
     def _update(self, key, p, g, v):
-        (tmp,) = self._buffers(p, 1)
-        v *= self.momentum
-        np.multiply(g, self.lr, out=tmp)
-        v -= tmp
-        p -= tmp
-        np.multiply(v, self.momentum, out=tmp)
-        p += tmp
+        F.nesterov_update(p, g, v, self.lr, self.momentum)
 
 
 class AdaGrad(Optimizer):
@@ -152,10 +116,7 @@ class AdaGrad(Optimizer):
         super().__init__(lr, schedule=schedule, eps=eps)
 
     def _update(self, key, p, g, h):
-        (tmp,) = self._buffers(p, 1)
-        np.multiply(g, g, out=tmp)
-        h += tmp
-        _scaled_step(p, g, h, self.eps, self.lr, tmp)
+        F.adagrad_update(p, g, h, self.lr, self.eps)
 
 
 class RMSprop(Optimizer):
@@ -179,9 +140,7 @@ class RMSprop(Optimizer):
         super().__init__(lr, schedule=schedule, rho=rho, eps=eps)
 
     def _update(self, key, p, g, h):
-        (tmp,) = self._buffers(p, 1)
-        _ema_square(h, g, self.rho, tmp)
-        _scaled_step(p, g, h, self.eps, self.lr, tmp)
+        F.rmsprop_update(p, g, h, self.lr, self.rho, self.eps)
 
 
 class Adadelta(Optimizer):
@@ -209,17 +168,7 @@ class Adadelta(Optimizer):
         super().__init__(lr, schedule=schedule, rho=rho, eps=eps)
 
     def _update(self, key, p, g, s, u):
-        tmp, d = self._buffers(p, 2)
-        _ema_square(s, g, self.rho, tmp)
-        np.add(s, self.eps, out=tmp)
-        np.sqrt(tmp, out=tmp)
-        np.add(u, self.eps, out=d)
-        np.sqrt(d, out=d)
-        d /= tmp
-        d *= g
-        _ema_square(u, d, self.rho, tmp)
-        d *= self.lr
-        p -= d
+        F.adadelta_update(p, g, s, u, self.lr, self.rho, self.eps)
 
 
 class Adam(Optimizer):
@@ -251,15 +200,13 @@ class Adam(Optimizer):
         self._step_size = self.lr / (1.0 - self.beta1**t)
         self._sqrt_bc2 = math.sqrt(1.0 - self.beta2**t)
 
+    def _decay(self, key):
+        """The factor ``p`` is multiplied by before the update: 1 (AdamW decays)."""
+        return 1.0
+
     def _update(self, key, p, g, m, v):
-        (tmp,) = self._buffers(p, 1)
-        _moments(m, v, g, self.beta1, self.beta2, tmp)
-        np.sqrt(v, out=tmp)
-        tmp /= self._sqrt_bc2
-        tmp += self.eps
-        np.divide(m, tmp, out=tmp)
-        tmp *= self._step_size
-        p -= tmp
+        args = (self._step_size, self.beta1, self.beta2, self._sqrt_bc2, self.eps)
+        F.adam_update(p, g, m, v, *args, self._decay(key))
 
 
 def _is_weight(key):
@@ -311,10 +258,8 @@ class AdamW(Adam):
             decay = frozenset(decay).__contains__
         self.decay = decay
 
-    def _update(self, key, p, g, m, v):
-        if self.decay(key):
-            p *= 1.0 - self.lr * self.weight_decay
-        super()._update(key, p, g, m, v)
+    def _decay(self, key):
+        return 1.0 - self.lr * self.weight_decay if self.decay(key) else 1.0
 
 
 class Nadam(Optimizer):
@@ -361,17 +306,8 @@ class Nadam(Optimizer):
         self._bc2 = 1.0 - self.beta2**t
 
     def _update(self, key, p, g, m, v):
-        tmp, step = self._buffers(p, 2)
-        _moments(m, v, g, self.beta1, self.beta2, tmp)
-        np.divide(v, self._bc2, out=tmp)
-        np.sqrt(tmp, out=tmp)
-        tmp += self.eps
-        np.divide(g, tmp, out=step)
-        step *= self._coef_g
-        p -= step
-        np.divide(m, tmp, out=step)
-        step *= self._coef_m
-        p -= step
+        args = (self._coef_g, self._coef_m, self.beta1, self.beta2, self._bc2, self.eps)
+        F.nadam_update(p, g, m, v, *args)
 
 
 OPTIMIZERS = {

@@ -20,12 +20,21 @@ from fastdl._kernels._common import ACTIVATIONS
 from fastdl._kernels.ref import _bias_act as ref_act
 from fastdl._kernels.ref import _conv as ref_conv
 from fastdl._kernels.ref import _im2col as ref_im2col
+from fastdl._kernels.ref import _optim as ref_optim
 from fastdl._kernels.ref import _pool as ref_pool
+from fastdl._kernels.ref import _softmax as ref_softmax
 
 from conftest import require
 from helpers import assert_close
 
-REF = {"_im2col": ref_im2col, "_conv": ref_conv, "_pool": ref_pool, "_bias_act": ref_act}
+REF = {
+    "_im2col": ref_im2col,
+    "_conv": ref_conv,
+    "_pool": ref_pool,
+    "_bias_act": ref_act,
+    "_optim": ref_optim,
+    "_softmax": ref_softmax,
+}
 SETTINGS = settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
