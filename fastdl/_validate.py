@@ -162,9 +162,25 @@ def labels(name, t, shape):
         raise ValueError(
             f"{name} must have shape ({n},) to match scores {tuple(shape)}, got {t.shape}"
         )
-    if n and (t.min() < 0 or t.max() >= k):
+    if not labels_in_range(t, k):
         i = int(np.flatnonzero((t < 0) | (t >= k))[0])
         raise ValueError(f"{name}[{i}] = {t[i]} is not a class index in [0, {k})")
     if t.dtype == np.int64 and t.flags.c_contiguous:
         return t
     return np.ascontiguousarray(t, dtype=np.int64)
+
+
+_UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def labels_in_range(t, k):
+    """True if every entry of the integer array ``t`` is in ``[0, k)``, with one reduction.
+
+    Viewed as unsigned, a negative b-bit label is ``>= 2**(b - 1)``, so ``max >= k`` catches it
+    too whenever ``k <= 2**(b - 1)`` (else the minimum is checked as well).
+    """
+    if not t.size:
+        return True
+    if t.dtype.kind == "i" and k > 2 ** (8 * t.itemsize - 1):
+        return t.min() >= 0 and t.max() < k
+    return t.view(_UNSIGNED[t.itemsize]).max() < k

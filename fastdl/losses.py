@@ -19,6 +19,7 @@ import numbers
 import numpy as np
 
 from . import functional as F
+from ._validate import labels_in_range
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -47,9 +48,8 @@ def _labels(owner, t, y_shape):
         raise ValueError(
             f"{owner}: labels t must have shape ({n},) to match y {y_shape}, got {t.shape}"
         )
-    bad = (t < 0) | (t >= k)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
+    if not labels_in_range(t, k):
+        i = int(np.flatnonzero((t < 0) | (t >= k))[0])
         raise ValueError(f"{owner}: label t[{i}] = {t[i]} is not a class index in [0, {k})")
     return t
 

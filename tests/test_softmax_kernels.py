@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from fastdl import functional
 from fastdl._kernels.ref import _softmax as ref
+from fastdl._validate import labels_in_range
 
 from helpers import SUM_TOL, assert_close
 
@@ -174,3 +175,14 @@ def test_backward_checks_scale_and_labels():
         functional.softmax_xent_backward(probs, [0, 1], float("inf"))
     with pytest.raises(ValueError, match=r"t\[1\] = 7 is not a class index"):
         functional.softmax_xent_backward(probs, [0, 7], 1.0)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint64])
+def test_label_range_check_with_one_reduction(dtype):
+    """``labels_in_range`` (an unsigned view, one ``max``) against the plain comparison."""
+    info = np.iinfo(dtype)
+    for k in (1, 5, 127, 128, 129, 200, 300, 70000):
+        for value in {info.min, -1, 0, k - 1, k, 10**6, info.max}:
+            if info.min <= value <= info.max:
+                t = np.array([0, value], dtype)
+                assert labels_in_range(t, k) == (0 <= value < k), (k, value)

@@ -4,11 +4,19 @@ The public functions flatten the (C-contiguous) arrays; the typed loops take flo
 memoryviews (fused ``floating``) and cast the hyperparameters, and the constants derived from
 them (``1 - beta1``...), to that type once, so a float32 parameter is updated in float32
 arithmetic as in the reference. No ``prange``: parameters are small, and a serial loop needs no
-thread pool.
+thread pool. Divisions by a per-step constant (``sqrt_bc2``, ``bc2``) are multiplications by
+its reciprocal; built with ``-fno-math-errno`` (setup.py) so that ``sqrt`` vectorises.
 """
 
 from cython cimport floating
-from libc.math cimport sqrt
+from libc.math cimport sqrt, sqrtf
+
+
+cdef inline floating _sqrt(floating x) noexcept nogil:
+    """``sqrt`` in ``x``'s own precision (``sqrtf`` for float32: no round trip to double)."""
+    if floating is float:
+        return sqrtf(x)
+    return sqrt(x)
 
 
 def _sgd(floating[::1] p, const floating[::1] g, double lr):
@@ -52,7 +60,7 @@ def _scaled(
             gi = g[i]
             hi = r * h[i] + c * gi * gi
             h[i] = hi
-            p[i] -= lr_ * gi / (<floating>sqrt(hi) + e)
+            p[i] -= lr_ * gi / (_sqrt(hi) + e)
 
 
 def _adadelta(
@@ -67,7 +75,7 @@ def _adadelta(
             gi = g[i]
             si = r * s[i] + c * gi * gi
             s[i] = si
-            d = <floating>sqrt(u[i] + e) / <floating>sqrt(si + e) * gi
+            d = _sqrt(u[i] + e) / _sqrt(si + e) * gi
             u[i] = r * u[i] + c * d * d
             p[i] -= lr_ * d
 
@@ -79,7 +87,7 @@ def _adam(
     cdef Py_ssize_t i
     cdef floating a = <floating>step_size, b1 = <floating>beta1, c1 = <floating>(1.0 - beta1)
     cdef floating b2 = <floating>beta2, c2 = <floating>(1.0 - beta2)
-    cdef floating sq = <floating>sqrt_bc2, e = <floating>eps, dec = <floating>decay
+    cdef floating inv_sq = <floating>(1.0 / sqrt_bc2), e = <floating>eps, dec = <floating>decay
     cdef floating gi, mi, vi
     with nogil:
         for i in range(p.shape[0]):
@@ -88,7 +96,7 @@ def _adam(
             vi = b2 * v[i] + c2 * gi * gi
             m[i] = mi
             v[i] = vi
-            p[i] = p[i] * dec - a * mi / (<floating>sqrt(vi) / sq + e)
+            p[i] = p[i] * dec - a * mi / (_sqrt(vi) * inv_sq + e)
 
 
 def _nadam(
@@ -99,7 +107,7 @@ def _nadam(
     cdef floating cg = <floating>coef_g, cm = <floating>coef_m
     cdef floating b1 = <floating>beta1, c1 = <floating>(1.0 - beta1)
     cdef floating b2 = <floating>beta2, c2 = <floating>(1.0 - beta2)
-    cdef floating bc = <floating>bc2, e = <floating>eps
+    cdef floating inv_bc = <floating>(1.0 / bc2), e = <floating>eps
     cdef floating gi, mi, vi
     with nogil:
         for i in range(p.shape[0]):
@@ -108,7 +116,7 @@ def _nadam(
             vi = b2 * v[i] + c2 * gi * gi
             m[i] = mi
             v[i] = vi
-            p[i] -= (cg * gi + cm * mi) / (<floating>sqrt(vi / bc) + e)
+            p[i] -= (cg * gi + cm * mi) / (_sqrt(vi * inv_bc) + e)
 
 
 def sgd_update(p, g, lr):

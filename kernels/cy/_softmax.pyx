@@ -3,21 +3,24 @@
 Forward, per row: the maximum, then ``exp(y - max)`` written into ``probs`` and summed in double,
 then ``probs`` times the double reciprocal of the sum; the loss ``max - y[t] + log(sum)`` in double
 (float32 logits of +-3e38 give a finite loss). A difference below the dtype's range is ``-inf``,
-whose ``exp`` is 0, as in the reference.
+whose ``exp`` is 0, as in the reference. float32 ``exp`` is the activations' inline, vectorisable
+one (``_fmath.pxi``, about 1 ulp), float64 libm's.
 """
 
 from cython cimport floating
-from libc.math cimport exp, expf, log
+from libc.math cimport log
 from libc.stdint cimport int64_t
 
 import numpy as np
+
+include "_fmath.pxi"
 
 
 def _forward(
     const floating[:, ::1] y, const int64_t[::1] t, double[::1] loss, floating[:, ::1] probs
 ):
     cdef Py_ssize_t i, j, n = y.shape[0], k = y.shape[1]
-    cdef floating top, e
+    cdef floating top
     cdef double total, inv
     with nogil:
         for i in range(n):
@@ -25,13 +28,10 @@ def _forward(
             for j in range(1, k):
                 top = y[i, j] if y[i, j] > top else top
             total = 0.0
+            for j in range(k):  # vectorises; the sum below is sequential (no reassociation)
+                probs[i, j] = _exp(y[i, j] - top)
             for j in range(k):
-                if floating is float:
-                    e = expf(y[i, j] - top)
-                else:
-                    e = exp(y[i, j] - top)
-                probs[i, j] = e
-                total += e
+                total += probs[i, j]
             inv = 1.0 / total
             for j in range(k):
                 probs[i, j] = <floating>(probs[i, j] * inv)
