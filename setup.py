@@ -83,8 +83,8 @@ class BuildExt(build_ext):
             )
         # -fno-trapping-math: GCC may then vectorise float selects (a > b ? a : b); results and
         # NaN/inf semantics are unchanged (no FP traps are ever enabled).
-        # -fno-math-errno: sqrt is then inlined and vectorises (the optimizer updates ran 4x
-        # faster); fastdl never reads errno.
+        # -fno-math-errno: sqrt is then inlined and vectorises (the optimizer updates; see
+        # bench/README.md); fastdl never reads errno.
         unix = ["-O3", "-fno-trapping-math", "-fno-math-errno"]
         opt = unix if self.compiler.compiler_type == "unix" else []
         if SANITIZE:
