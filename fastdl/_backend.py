@@ -41,19 +41,10 @@ FAMILIES = {
     "avgpool2d_backward": "_pool",
     "bias_act_forward": "_bias_act",
     "bias_act_backward": "_bias_act",
-    **dict.fromkeys(
-        (
-            "sgd_update",
-            "momentum_update",
-            "nesterov_update",
-            "adagrad_update",
-            "rmsprop_update",
-            "adadelta_update",
-            "adam_update",
-            "nadam_update",
-        ),
-        "_optim",
-    ),
+    **{  # the optimizer updates: sgd_update, ..., nadam_update
+        f"{rule}_update": "_optim"
+        for rule in "sgd momentum nesterov adagrad rmsprop adadelta adam nadam".split()
+    },
     "softmax_xent_forward": "_softmax",
     "softmax_xent_backward": "_softmax",
 }

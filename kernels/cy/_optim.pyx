@@ -19,6 +19,13 @@ cdef inline floating _sqrt(floating x) noexcept nogil:
     return sqrt(x)
 
 
+cdef inline (floating, floating) _moments(
+    floating m, floating v, floating g, floating b1, floating c1, floating b2, floating c2
+) noexcept nogil:
+    """Adam's ``(b1 * m + c1 * g, b2 * v + c2 * g * g)`` for one element."""
+    return b1 * m + c1 * g, b2 * v + c2 * g * g
+
+
 def _sgd(floating[::1] p, const floating[::1] g, double lr):
     cdef Py_ssize_t i
     cdef floating lr_ = <floating>lr
@@ -88,12 +95,10 @@ def _adam(
     cdef floating a = <floating>step_size, b1 = <floating>beta1, c1 = <floating>(1.0 - beta1)
     cdef floating b2 = <floating>beta2, c2 = <floating>(1.0 - beta2)
     cdef floating inv_sq = <floating>(1.0 / sqrt_bc2), e = <floating>eps, dec = <floating>decay
-    cdef floating gi, mi, vi
+    cdef floating mi, vi
     with nogil:
         for i in range(p.shape[0]):
-            gi = g[i]
-            mi = b1 * m[i] + c1 * gi
-            vi = b2 * v[i] + c2 * gi * gi
+            mi, vi = _moments(m[i], v[i], g[i], b1, c1, b2, c2)
             m[i] = mi
             v[i] = vi
             p[i] = p[i] * dec - a * mi / (_sqrt(vi) * inv_sq + e)
@@ -112,8 +117,7 @@ def _nadam(
     with nogil:
         for i in range(p.shape[0]):
             gi = g[i]
-            mi = b1 * m[i] + c1 * gi
-            vi = b2 * v[i] + c2 * gi * gi
+            mi, vi = _moments(m[i], v[i], gi, b1, c1, b2, c2)
             m[i] = mi
             v[i] = vi
             p[i] -= (cg * gi + cm * mi) / (_sqrt(vi * inv_bc) + e)

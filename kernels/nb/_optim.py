@@ -48,12 +48,16 @@ def _adadelta(p, g, s, u, lr, rho, c_rho, eps):
         p[i] -= lr * d
 
 
+@jit(reassociate=False, inline=True)
+def _moments(m, v, g, beta1, c1, beta2, c2):
+    """Adam's ``(beta1 * m + c1 * g, beta2 * v + c2 * g * g)`` for one element."""
+    return beta1 * m + c1 * g, beta2 * v + c2 * g * g
+
+
 @jit(reassociate=False)
 def _adam(p, g, m, v, step_size, beta1, c1, beta2, c2, sqrt_bc2, eps, decay):
     for i in range(p.size):
-        gi = g[i]
-        mi = beta1 * m[i] + c1 * gi
-        vi = beta2 * v[i] + c2 * gi * gi
+        mi, vi = _moments(m[i], v[i], g[i], beta1, c1, beta2, c2)
         m[i], v[i] = mi, vi
         p[i] = p[i] * decay - step_size * mi / (np.sqrt(vi) / sqrt_bc2 + eps)
 
@@ -62,8 +66,7 @@ def _adam(p, g, m, v, step_size, beta1, c1, beta2, c2, sqrt_bc2, eps, decay):
 def _nadam(p, g, m, v, coef_g, coef_m, beta1, c1, beta2, c2, bc2, eps):
     for i in range(p.size):
         gi = g[i]
-        mi = beta1 * m[i] + c1 * gi
-        vi = beta2 * v[i] + c2 * gi * gi
+        mi, vi = _moments(m[i], v[i], gi, beta1, c1, beta2, c2)
         m[i], v[i] = mi, vi
         p[i] -= (coef_g * gi + coef_m * mi) / (np.sqrt(vi / bc2) + eps)
 

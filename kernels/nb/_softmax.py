@@ -14,8 +14,9 @@ from ._config import jit
 
 
 @jit(reassociate=False)
-def _forward(y, t, loss, probs):
+def _forward(y, t):
     n, k = y.shape
+    loss, probs = np.empty(n), np.empty_like(y)
     for i in range(n):
         top = y[i, 0]
         for j in range(1, k):
@@ -29,39 +30,28 @@ def _forward(y, t, loss, probs):
         for j in range(k):
             probs[i, j] = probs[i, j] * inv  # in float64, rounded once on the store
         loss[i] = np.float64(top) - np.float64(y[i, t[i]]) + np.log(total)
+    return loss, probs
 
 
 @jit(reassociate=False)
-def _backward(probs, t, scale, one, dy):
+def _backward(probs, t, scale, one):
     """``scale`` and ``one`` in ``probs``' dtype: the arithmetic stays in that dtype."""
     n, k = probs.shape
+    dy = np.empty_like(probs)
     for i in range(n):
         for j in range(k):
             dy[i, j] = probs[i, j] * scale
         dy[i, t[i]] = (probs[i, t[i]] - one) * scale
+    return dy
 
 
 def softmax_xent_forward(y, t):
-    """Per-sample cross-entropy of softmax(y) against labels ``t``, and the softmax itself.
-
-    Parameters
-    ----------
-    y : C-contiguous float32 or float64 ndarray of shape (N, K)
-    t : C-contiguous int64 ndarray of shape (N,), labels in [0, K)
-
-    Returns
-    -------
-    loss : float64 ndarray of shape (N,)
-    probs : ndarray of shape (N, K), ``y``'s dtype
-    """
-    loss, probs = np.empty(y.shape[0]), np.empty_like(y)
-    _forward(y, t, loss, probs)
-    return loss, probs
+    """``(loss (N,) float64, probs (N, K))`` for C-contiguous ``y`` (N, K) and int64 labels ``t``
+    (N,): the contract of the reference, ``kernels/ref/_softmax.py``."""
+    return _forward(y, t)
 
 
 def softmax_xent_backward(probs, t, scale):
     """``dy = (probs - onehot(t)) * scale``, shape (N, K), ``probs``' dtype."""
-    dy = np.empty_like(probs)
     f = probs.dtype.type
-    _backward(probs, t, f(scale), f(1.0), dy)
-    return dy
+    return _backward(probs, t, f(scale), f(1.0))
