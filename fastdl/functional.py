@@ -2,7 +2,8 @@
 
 Every function of ``KERNELS.md`` is here with the same signature plus a keyword-only
 ``backend=`` (``None`` = the current selection, see :func:`fastdl.get_backend`). Inputs may be
-non-contiguous or read-only; they are never modified. Bad input raises ``TypeError`` or
+non-contiguous or read-only; they are never modified, but for the parameter and state arrays
+that the ``*_update`` functions update in place. Bad input raises ``TypeError`` or
 ``ValueError`` naming the argument before any compiled code runs. A batch of N = 0 gives empty
 results (zero gradients for ``w`` and ``b``) without calling a backend, the same on every backend;
 see :mod:`fastdl._validate` for the size rules and limits.
