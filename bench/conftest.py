@@ -4,6 +4,11 @@ import importlib.util
 
 import pytest
 
+if importlib.util.find_spec("torch") is not None:
+    # Before any fastdl kernel loads: fastdl sets OMP_WAIT_POLICY=PASSIVE for the libgomp it
+    # loads, and PyTorch's own libgomp would read it too. Imported first, PyTorch keeps its default.
+    import torch  # noqa: F401
+
 import fastdl
 from fastdl import _backend
 
