@@ -295,7 +295,7 @@ def test_any_executor_runs_the_tasks_and_rows_follow_the_configurations(tmp_path
     assert threads.settings["executor"] == "ThreadPoolExecutor"
     # Equal to float32 rounding, not bit for bit: after other tests have run convolutions in this
     # process (tests/test_conv_threads.py), the in-process runs differ from fresh worker processes
-    # in the 9th digit of the loss (cause not found; see the closing note of issue 10).
+    # in the 9th digit of the loss (cause not found; see the closing note of issue 14).
     _assert_close(_without_times(threads), _without_times(spawned))
     assert threads.table == spawned.table
     assert list(threads.series) == [f"trial {i}" for i in (1, 2, 3, 4)]  # configuration order
