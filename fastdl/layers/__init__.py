@@ -2,9 +2,13 @@
 ``params``/``grads`` dicts, ``buffers`` for non-trainable state, ``config()`` for saving."""
 
 from ._base import Layer
-from .dense import Conv2D, Dense
-from .normalization import BatchNorm, Dropout
-from .pool import Activation, AvgPool2D, Flatten, MaxPool2D
+from .activation import Activation
+from .conv import Conv2D
+from .dense import Dense
+from .dropout import Dropout
+from .normalization import BatchNorm
+from .pooling import AvgPool2D, MaxPool2D
+from .reshape import Flatten
 from .sequential import Sequential
 
 Affine = Dense  # the textbook's name

@@ -79,3 +79,8 @@ def require_rng(name, rng):
             f"got {type(rng).__name__}"
         )
     return rng
+
+
+def init_name(init):
+    """The JSON-friendly name of initialiser ``init`` for ``config()`` (a callable's name)."""
+    return init if isinstance(init, (str, int, float)) else getattr(init, "__name__", repr(init))

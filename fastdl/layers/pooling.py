@@ -1,6 +1,4 @@
-"""Parameter-free layers: MaxPool2D, AvgPool2D, Activation and Flatten."""
-
-import numpy as np
+"""Pooling layers: MaxPool2D and AvgPool2D (no parameters)."""
 
 from .. import _validate
 from .. import functional as F
@@ -50,46 +48,3 @@ class AvgPool2D(_Pool):
     def backward(self, dout):
         require_forward(self, "_x_shape")
         return F.avgpool2d_backward(dout, self._x_shape, *self.kernel_size, self.stride, self.pad)
-
-
-class Activation(Layer):
-    """An activation on its own (no bias): ``y = act(x)``, any shape.
-
-    Parameters
-    ----------
-    name : str
-        Any activation of :func:`fastdl.functional.bias_act_forward`.
-    **act_params
-        ``alpha`` (leaky_relu, elu), ``n`` (hswish).
-    """
-
-    def __init__(self, name, **act_params):
-        super().__init__()
-        self.name, self.act_params = name, act_params
-        F.bias_act_forward(np.zeros(1), None, name, axis=0, **act_params)  # fail now if bad
-        self.act_params = {k: float(v) for k, v in act_params.items()}  # JSON-friendly
-
-    def forward(self, x, train=True):
-        self._x = check_float_input("Activation", x)
-        return F.bias_act_forward(self._x, None, self.name, axis=0, **self.act_params)
-
-    def backward(self, dout):
-        require_forward(self, "_x")
-        return F.bias_act_backward(dout, self._x, None, self.name, axis=0, **self.act_params)[0]
-
-    def config(self):
-        return {"name": self.name, **self.act_params}
-
-
-class Flatten(Layer):
-    """Reshape (N, ...) to (N, prod(...)) and back."""
-
-    def forward(self, x, train=True):
-        x = check_float_input("Flatten", x)
-        if x.ndim < 1:
-            raise ValueError(f"Flatten: input must be (N, ...), got a scalar of shape {x.shape}")
-        self._x_shape = x.shape
-        return x.reshape(x.shape[0], -1)  # (N, C*H*W)
-
-    def backward(self, dout):
-        return dout.reshape(self._x_shape)  # (N, C, H, W)
