@@ -123,7 +123,10 @@ setup(
         "fastdl._kernels.cy",
     ],
     package_dir={"fastdl": "fastdl", "fastdl._kernels": "kernels"},
-    package_data={"fastdl.data": ["mnist/*.gz", "fashion-mnist/*.gz", "NOTICE.md"]},
+    package_data={
+        "fastdl": ["py.typed"],  # PEP 561: type checkers read fastdl's annotations
+        "fastdl.data": ["mnist/*.gz", "fashion-mnist/*.gz", "NOTICE.md"],
+    },
     ext_modules=_extensions(),
     cmdclass={"build_ext": BuildExt},
     zip_safe=False,
