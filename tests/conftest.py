@@ -34,9 +34,3 @@ def dtype(request):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
-
-
-def require(backend, fn_name):
-    """Skip the calling test when ``backend`` does not implement ``fn_name`` yet."""
-    if not _backend.implements(backend, fn_name):
-        pytest.skip(f"{backend} does not implement {fn_name} yet")

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from threadpoolctl import ThreadpoolController
 
+import fastdl
 from fastdl import functional
 from fastdl._kernels import _threads
 
-from conftest import require
 from helpers import assert_close
 
 COMPILED = ["numba", "cython"]
@@ -36,9 +36,8 @@ def problem():
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3, 7, 16])
-@pytest.mark.parametrize("backend", COMPILED)
+@pytest.mark.parametrize("backend", COMPILED, indirect=True)  # conftest skips a missing one
 def test_any_thread_count_gives_the_reference(backend, threads, problem, monkeypatch):
-    require(backend, "conv2d_backward")
     monkeypatch.setattr(_threads, "num_threads", lambda: threads)
     x, w, b, dy = problem
     y = functional.conv2d_forward(x, w, b, (2, 1), 1, backend=backend)
@@ -74,9 +73,8 @@ def test_an_error_in_a_thread_propagates_and_restores_blas(monkeypatch):
     assert _threads._state["running"] == 0
 
 
-@pytest.mark.parametrize("backend", COMPILED)
+@pytest.mark.parametrize("backend", COMPILED, indirect=True)  # conftest skips a missing one
 def test_concurrent_convolutions_from_python_threads(backend, problem):
-    require(backend, "conv2d_forward")
     x, w, b, _ = problem
     before = _blas_threads()
     want = functional.conv2d_forward(x, w, b, 1, 1, backend="numpy")
@@ -101,9 +99,11 @@ def _conv_in_child(args):
     return functional.conv2d_forward(x, w, b, 1, 1, backend="cython")
 
 
+@pytest.mark.skipif(
+    "cython" not in fastdl.available_backends(), reason="the cython backend is not built"
+)
 def test_forked_child_can_convolve_after_the_parent_did(problem, monkeypatch):
     """The parent's worker threads do not exist in a fork; the child must not wait for them."""
-    require("cython", "conv2d_forward")
     monkeypatch.setattr(_threads, "num_threads", lambda: 2)
     x, w, b, _ = problem
     parent = functional.conv2d_forward(x, w, b, 1, 1, backend="cython")  # pool made here

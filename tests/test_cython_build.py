@@ -1,15 +1,15 @@
-"""The Cython backend as built: signatures, awkward inputs, SIMD variants and the debug build.
+"""The Cython backend as built: awkward inputs, SIMD variants and the debug build.
 
-- every ``kernels/cy`` function has the reference's exact ``inspect.signature``;
 - read-only and non-contiguous inputs give the reference's results and are left untouched;
 - every SIMD variant of the bias+activation loops that this CPU runs matches the reference;
 - a ``FASTDL_CYTHON_DEBUG=1`` build (setup.py's own directive logic) raises ``IndexError`` where
   the release build would read or write out of bounds, and does not crash.
+
+Its functions' signatures are checked with every backend's in ``test_kernel_contract.py``.
 """
 
 import ast
 import importlib
-import inspect
 import os
 import shutil
 import subprocess
@@ -33,13 +33,6 @@ pytestmark = pytest.mark.skipif(
     "cython" not in fastdl.available_backends(),
     reason=f"cython backend not built: {_backend.why_unavailable('cython')}",
 )
-
-
-@pytest.mark.parametrize("name", sorted(_backend.FAMILIES))
-def test_signature_matches_reference(name):
-    cy = _backend.resolve(name, "cython")[1]
-    ref = _backend.resolve(name, "numpy")[1]
-    assert inspect.signature(cy) == inspect.signature(ref)
 
 
 def _strided(a):

@@ -12,7 +12,6 @@ from test_kernels_ref import ACT_CASES, BIAS_CASES, CONV_CASES, POOL_CASES, act_
 from fastdl import functional
 
 import naive
-from conftest import require
 from helpers import SUM_TOL, assert_close, numerical_grad
 
 # Central differences with eps=1e-6 carry ~1e-16 * |L| / 1e-6 of rounding error.
@@ -35,8 +34,6 @@ def _check(analytic, numeric, name):
 @pytest.mark.parametrize("case", CONV_CASES, ids=conv_id)
 def test_col2im_is_adjoint_of_im2col(backend, dtype, rng, case):
     """<im2col(x), c> == <x, col2im(c)>."""
-    require(backend, "im2col")
-    require(backend, "col2im")
     x_shape, _, kh, kw, stride, pad = case
     x = rng.standard_normal(x_shape).astype(dtype)
     col = functional.im2col(x, kh, kw, stride, pad, backend=backend)
@@ -50,8 +47,6 @@ def test_col2im_is_adjoint_of_im2col(backend, dtype, rng, case):
 @pytest.mark.parametrize("case", CONV_CASES, ids=conv_id)
 def test_im2col_col2im_gradients(backend, rng, case):
     """d<im2col(x), G>/dx == col2im(G) and d<col2im(c), H>/dc == im2col(H)."""
-    require(backend, "im2col")
-    require(backend, "col2im")
     x_shape, _, kh, kw, stride, pad = case
     x = rng.standard_normal(x_shape)
     g = rng.standard_normal(functional.im2col(x, kh, kw, stride, pad, backend=backend).shape)
@@ -72,8 +67,6 @@ def test_im2col_col2im_gradients(backend, rng, case):
 
 @pytest.mark.parametrize("case", CONV_CASES, ids=conv_id)
 def test_conv2d_backward_gradients(backend, rng, case):
-    require(backend, "conv2d_forward")
-    require(backend, "conv2d_backward")
     x_shape, f, kh, kw, stride, pad = case
     x = rng.standard_normal(x_shape)
     w = rng.standard_normal((f, x_shape[1], kh, kw))
@@ -92,8 +85,6 @@ def test_conv2d_backward_gradients(backend, rng, case):
 @pytest.mark.parametrize("case", GRAD_POOL_CASES, ids=pool_id)
 def test_maxpool2d_backward_gradients(backend, rng, case):
     """Distinct values 1 apart: no eps-sized perturbation changes which element is the max."""
-    require(backend, "maxpool2d_forward")
-    require(backend, "maxpool2d_backward")
     x_shape, kh, kw, stride, pad = case
     x = rng.permutation(np.prod(x_shape)).reshape(x_shape).astype(np.float64)  # (N, C, H, W)
     y, argmax = functional.maxpool2d_forward(x, kh, kw, stride, pad, backend=backend)
@@ -108,8 +99,6 @@ def test_maxpool2d_backward_gradients(backend, rng, case):
 
 @pytest.mark.parametrize("case", GRAD_POOL_CASES, ids=pool_id)
 def test_avgpool2d_backward_gradients(backend, rng, case):
-    require(backend, "avgpool2d_forward")
-    require(backend, "avgpool2d_backward")
     x_shape, kh, kw, stride, pad = case
     x = rng.standard_normal(x_shape)
     g = rng.standard_normal(
@@ -128,8 +117,6 @@ def test_avgpool2d_backward_gradients(backend, rng, case):
 @pytest.mark.parametrize("act_case", ACT_CASES, ids=act_id)
 def test_bias_act_backward_gradients(backend, rng, act_case, shape, axis, with_bias):
     """x + b kept at least 1e-2 (>> eps) away from every branch point."""
-    require(backend, "bias_act_forward")
-    require(backend, "bias_act_backward")
     act, params = act_case
     z = rng.uniform(-5, 8, shape)
     for point in BRANCH_POINTS:
@@ -168,8 +155,6 @@ BRANCH_CASES = [
 @pytest.mark.parametrize("act, params, z, y_want, grad_want", BRANCH_CASES, ids=str)
 def test_branch_points_follow_pytorch(backend, dtype, act, params, z, y_want, grad_want):
     """act(x + b) and its derivative exactly at the branch point, with x + b exact."""
-    require(backend, "bias_act_forward")
-    require(backend, "bias_act_backward")
     fn, grad = naive.ACTIVATIONS[act]
     assert (fn(z, **params), grad(z, **params)) == (y_want, grad_want), "naive oracle"
     x = np.full((2, 3), z - 0.5, dtype=dtype)
@@ -207,8 +192,6 @@ def test_activations_finite_on_extreme_inputs(backend, dtype, act_case, with_bia
 
     Underflow is allowed (e^-1e4 is 0), as in NumPy's default error state.
     """
-    require(backend, "bias_act_forward")
-    require(backend, "bias_act_backward")
     act, params = act_case
     x = np.array(EXTREMES, dtype=dtype).reshape(1, -1)  # (1, len(EXTREMES))
     b = np.zeros(x.shape[1], dtype=dtype) if with_bias else None

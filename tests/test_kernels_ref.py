@@ -10,7 +10,6 @@ import pytest
 from fastdl import functional
 
 import naive
-from conftest import require
 from helpers import assert_close
 
 # x_shape (N, C, H, W), f, kh, kw, stride, pad
@@ -74,7 +73,6 @@ def _pool_out_shape(x_shape, kh, kw, stride, pad):
 
 @pytest.mark.parametrize("case", CONV_CASES, ids=conv_id)
 def test_im2col(backend, dtype, rng, case):
-    require(backend, "im2col")
     x_shape, _, kh, kw, stride, pad = case
     x = rng.standard_normal(x_shape).astype(dtype)
     col = functional.im2col(x, kh, kw, stride, pad, backend=backend)
@@ -83,7 +81,6 @@ def test_im2col(backend, dtype, rng, case):
 
 @pytest.mark.parametrize("case", CONV_CASES, ids=conv_id)
 def test_col2im(backend, dtype, rng, case):
-    require(backend, "col2im")
     x_shape, _, kh, kw, stride, pad = case
     n, c, h, w = x_shape
     oh, ow = naive.out_size(h, w, kh, kw, stride, pad)
@@ -95,7 +92,6 @@ def test_col2im(backend, dtype, rng, case):
 @pytest.mark.parametrize("with_bias", [True, False], ids=["bias", "no_bias"])
 @pytest.mark.parametrize("case", CONV_CASES, ids=conv_id)
 def test_conv2d_forward(backend, dtype, rng, case, with_bias):
-    require(backend, "conv2d_forward")
     x_shape, f, kh, kw, stride, pad = case
     x = rng.uniform(-1, 1, x_shape).astype(dtype)
     w = rng.uniform(-1, 1, (f, x_shape[1], kh, kw)).astype(dtype)
@@ -107,7 +103,6 @@ def test_conv2d_forward(backend, dtype, rng, case, with_bias):
 
 @pytest.mark.parametrize("case", CONV_CASES, ids=conv_id)
 def test_conv2d_backward(backend, dtype, rng, case):
-    require(backend, "conv2d_backward")
     x_shape, f, kh, kw, stride, pad = case
     x = rng.uniform(-1, 1, x_shape).astype(dtype)
     w = rng.uniform(-1, 1, (f, x_shape[1], kh, kw)).astype(dtype)
@@ -134,7 +129,6 @@ def _pool_input(rng, x_shape, kind, dtype):
 @pytest.mark.parametrize("kind", ["distinct", "ties", "negative"])
 @pytest.mark.parametrize("case", POOL_CASES, ids=pool_id)
 def test_maxpool2d_forward(backend, dtype, rng, case, kind):
-    require(backend, "maxpool2d_forward")
     x_shape, kh, kw, stride, pad = case
     x = _pool_input(rng, x_shape, kind, dtype)
     y, argmax = functional.maxpool2d_forward(x, kh, kw, stride, pad, backend=backend)
@@ -145,7 +139,6 @@ def test_maxpool2d_forward(backend, dtype, rng, case, kind):
 
 def test_maxpool2d_forward_first_max_wins(backend, dtype):
     """A later equal maximum never replaces the first; a constant window routes to index 0."""
-    require(backend, "maxpool2d_forward")
     x = np.array([[[[1, 1, 0, 2, 3, 3], [2, 0, 2, 2, 3, 3]]]], dtype=dtype)  # (1, 1, 2, 6)
     y, argmax = functional.maxpool2d_forward(x, 2, 2, backend=backend)
     np.testing.assert_array_equal(y, np.array([[[[2, 2, 3]]]], dtype=dtype))
@@ -154,7 +147,6 @@ def test_maxpool2d_forward_first_max_wins(backend, dtype):
 
 def test_maxpool2d_forward_padding_never_wins(backend, dtype):
     """All-negative input: a zero from the padding must not be the maximum."""
-    require(backend, "maxpool2d_forward")
     x = np.full((1, 1, 3, 3), -5.0, dtype=dtype)
     y, argmax = functional.maxpool2d_forward(x, 3, 3, 2, 1, backend=backend)
     np.testing.assert_array_equal(y, np.full((1, 1, 2, 2), -5.0, dtype=dtype))
@@ -164,7 +156,6 @@ def test_maxpool2d_forward_padding_never_wins(backend, dtype):
 def test_maxpool2d_all_minus_inf_windows_route_nothing_into_the_padding(backend, dtype):
     """A window of -inf reports index 0; at a padded corner that is padding, whose gradient is
     dropped (not wrapped around onto another pixel), as in the reference."""
-    require(backend, "maxpool2d_backward")
     x = np.full((1, 2, 4, 5), -np.inf, dtype=dtype)  # (N, C, H, W)
     x[0, 1, 2, 3] = 1.0
     y, argmax = functional.maxpool2d_forward(x, 3, 3, 2, 1, backend=backend)
@@ -180,7 +171,6 @@ def test_maxpool2d_all_minus_inf_windows_route_nothing_into_the_padding(backend,
 @pytest.mark.parametrize("case", POOL_CASES, ids=pool_id)
 def test_maxpool2d_backward(backend, dtype, rng, case):
     """Integer-valued ``dy`` keeps the overlapping sums exact, so routing is compared exactly."""
-    require(backend, "maxpool2d_backward")
     x_shape, kh, kw, stride, pad = case
     _, argmax = naive.maxpool2d_forward(rng.standard_normal(x_shape), kh, kw, stride, pad)
     dy = rng.integers(-8, 9, argmax.shape).astype(dtype)
@@ -191,7 +181,6 @@ def test_maxpool2d_backward(backend, dtype, rng, case):
 
 @pytest.mark.parametrize("case", POOL_CASES, ids=pool_id)
 def test_avgpool2d_forward(backend, dtype, rng, case):
-    require(backend, "avgpool2d_forward")
     x_shape, kh, kw, stride, pad = case
     x = rng.standard_normal(x_shape).astype(dtype)
     y = functional.avgpool2d_forward(x, kh, kw, stride, pad, backend=backend)
@@ -200,7 +189,6 @@ def test_avgpool2d_forward(backend, dtype, rng, case):
 
 @pytest.mark.parametrize("case", POOL_CASES, ids=pool_id)
 def test_avgpool2d_backward(backend, dtype, rng, case):
-    require(backend, "avgpool2d_backward")
     x_shape, kh, kw, stride, pad = case
     dy = rng.standard_normal(_pool_out_shape(x_shape, kh, kw, stride, pad)).astype(dtype)
     dx = functional.avgpool2d_backward(dy, x_shape, kh, kw, stride, pad, backend=backend)
@@ -219,7 +207,6 @@ def _bias_act_inputs(rng, shape, axis, with_bias, dtype):
 @pytest.mark.parametrize("shape, axis", BIAS_CASES)
 @pytest.mark.parametrize("act_case", ACT_CASES, ids=act_id)
 def test_bias_act_forward(backend, dtype, rng, act_case, shape, axis, with_bias):
-    require(backend, "bias_act_forward")
     act, params = act_case
     x, b = _bias_act_inputs(rng, shape, axis, with_bias, dtype)
     y = functional.bias_act_forward(x, b, act, axis, backend=backend, **params)
@@ -231,7 +218,6 @@ def test_bias_act_forward(backend, dtype, rng, act_case, shape, axis, with_bias)
 @pytest.mark.parametrize("shape, axis", BIAS_CASES)
 @pytest.mark.parametrize("act_case", ACT_CASES, ids=act_id)
 def test_bias_act_backward(backend, dtype, rng, act_case, shape, axis, with_bias):
-    require(backend, "bias_act_backward")
     act, params = act_case
     x, b = _bias_act_inputs(rng, shape, axis, with_bias, dtype)
     dy = rng.standard_normal(shape).astype(dtype)

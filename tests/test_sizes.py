@@ -10,15 +10,12 @@ import pytest
 
 from fastdl import functional as F
 
-from conftest import require
-
 
 def _x(*shape):
     return np.ones(shape, np.float32)
 
 
 def test_empty_batch_gives_empty_results(backend):
-    require(backend, "conv2d_backward")
     x, w, b = _x(0, 2, 5, 5), _x(3, 2, 3, 3), _x(3)
     y = F.conv2d_forward(x, w, b, 1, 1, backend=backend)
     assert y.shape == (0, 3, 5, 5) and y.dtype == np.float32
