@@ -82,11 +82,50 @@ def test_unknown_backend_in_call():
         fastdl.functional.im2col(x, 2, 2, backend="gpu")
 
 
-def test_auto_picks_first_available_in_order():
-    for name, order in _backend.AUTO_ORDER.items():
-        expected = next(b for b in order if _backend.implements(b, name))
-        with fastdl.use_backend("auto"):
-            assert _backend.resolve(name)[0] == expected
+# What "auto" tries per kernel, written out as bench/README.md ("What `auto` picks") decides it.
+_COMPILED_FIRST = ("cython", "numba", "numpy")
+AUTO_CHOICES = {
+    "im2col": ("numba", "cython", "numpy"),
+    "col2im": _COMPILED_FIRST,
+    "conv2d_forward": _COMPILED_FIRST,
+    "conv2d_backward": _COMPILED_FIRST,
+    "maxpool2d_forward": _COMPILED_FIRST,
+    "maxpool2d_backward": _COMPILED_FIRST,
+    "avgpool2d_forward": _COMPILED_FIRST,
+    "avgpool2d_backward": _COMPILED_FIRST,
+    "bias_act_forward": _COMPILED_FIRST,
+    "bias_act_backward": _COMPILED_FIRST,
+    "sgd_update": _COMPILED_FIRST,
+    "momentum_update": _COMPILED_FIRST,
+    "nesterov_update": _COMPILED_FIRST,
+    "adagrad_update": _COMPILED_FIRST,
+    "rmsprop_update": _COMPILED_FIRST,
+    "adadelta_update": _COMPILED_FIRST,
+    "adam_update": _COMPILED_FIRST,
+    "nadam_update": _COMPILED_FIRST,
+    "softmax_xent_forward": _COMPILED_FIRST,
+    "softmax_xent_backward": _COMPILED_FIRST,
+}
+
+
+def test_every_kernel_has_a_stated_auto_choice():
+    assert sorted(AUTO_CHOICES) == sorted(_backend.FAMILIES)
+
+
+@pytest.mark.parametrize("missing", [(), ("cython",), ("numba",), ("cython", "numba")], ids=str)
+def test_auto_picks_the_first_available_backend_of_its_stated_order(monkeypatch, missing):
+    """With every backend installed, and with compiled ones made unavailable: the stated pick."""
+    for name in missing:
+        if name not in fastdl.available_backends():
+            pytest.skip(f"backend {name!r} is not available here anyway")
+        monkeypatch.setitem(_backend._unavailable, name, "made unavailable by the test")
+    monkeypatch.setattr(_backend, "_auto", {})
+    available = fastdl.available_backends()
+    assert not set(missing) & set(available)
+    with fastdl.use_backend("auto"):
+        for kernel, order in AUTO_CHOICES.items():
+            expected = next(b for b in order if b in available)
+            assert _backend.resolve(kernel)[0] == expected, kernel
 
 
 def test_missing_kernel_raises_instead_of_falling_back(monkeypatch):
