@@ -16,11 +16,16 @@ A backend asked for by name that is not available raises :class:`BackendError` s
 it; nothing falls back silently.
 """
 
+from __future__ import annotations
+
 import contextlib
 import contextvars
 import functools
 import importlib
 import os
+from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import Any
 
 BACKENDS = ("numpy", "numba", "cython")
 _PACKAGES = {
@@ -71,21 +76,26 @@ class BackendError(RuntimeError):
     """A backend was asked for that does not exist, is not installed or lacks the kernel."""
 
 
-_context_backend = contextvars.ContextVar("fastdl_backend", default=None)
-_global_backend = None
-_unavailable = {}  # backend -> reason, filled on first probe
-_probed = set()
-_resolved = {}  # (backend, kernel) -> function, or the message saying it is missing
-_auto = {}  # kernel -> (backend, function) that "auto" picked (availability does not change)
+_context_backend: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "fastdl_backend", default=None
+)
+_global_backend: str | None = None
+_unavailable: dict[str, str] = {}  # backend -> reason, filled on first probe
+_probed: set[str] = set()
+# (backend, kernel) -> function, or the message saying it is missing
+_resolved: dict[tuple[str, str], Callable[..., Any] | str] = {}
+_auto: dict[
+    str, tuple[str, Callable[..., Any]]
+] = {}  # kernel -> (backend, function) that "auto" picked (availability does not change)
 
 
-def _check_name(name, where):
+def _check_name(name: str, where: str) -> str:
     if name == "auto" or name in BACKENDS:
         return name
     raise BackendError(f"{where}: unknown backend {name!r}; choose one of {('auto',) + BACKENDS}")
 
 
-def _probe(name):
+def _probe(name: str) -> bool:
     """Import the backend's probe module once; remember why it failed, if it did."""
     if name not in _probed:
         _probed.add(name)
@@ -96,18 +106,18 @@ def _probe(name):
     return name not in _unavailable
 
 
-def why_unavailable(name):
+def why_unavailable(name: str) -> str:
     """Return why backend ``name`` cannot be used, or ``""`` if it can."""
     _check_name(name, "why_unavailable")
     return "" if name == "auto" or _probe(name) else _unavailable[name]
 
 
-def available_backends():
+def available_backends() -> list[str]:
     """Names of the backends that can be used on this machine, e.g. ``['numpy', 'numba']``."""
     return [name for name in BACKENDS if _probe(name)]
 
 
-def set_backend(name):
+def set_backend(name: str) -> None:
     """Use backend ``name`` (``'auto'``, ``'numpy'``, ``'numba'`` or ``'cython'``) from now on.
 
     Raises
@@ -120,7 +130,7 @@ def set_backend(name):
     _global_backend = name
 
 
-def get_backend():
+def get_backend() -> str:
     """The backend currently in force (context, then ``set_backend``, env, then ``'auto'``)."""
     for name, where in (
         (_context_backend.get(), "use_backend"),
@@ -133,7 +143,7 @@ def get_backend():
 
 
 @contextlib.contextmanager
-def use_backend(name):
+def use_backend(name: str) -> Iterator[str]:
     """Context manager: use backend ``name`` inside the ``with`` block (thread- and task-local)."""
     _require(_check_name(name, "use_backend"))
     token = _context_backend.set(name)
@@ -143,12 +153,12 @@ def use_backend(name):
         _context_backend.reset(token)
 
 
-def _require(name):
+def _require(name: str) -> None:
     if name != "auto" and not _probe(name):
         raise BackendError(f"backend {name!r} is not available: {_unavailable[name]}")
 
 
-def implements(name, kernel_name):
+def implements(name: str, kernel_name: str) -> bool:
     """True if the (available) backend ``name`` has kernel ``kernel_name``."""
     if not _probe(name):
         return False
@@ -159,7 +169,7 @@ def implements(name, kernel_name):
     return True
 
 
-def _load(name, kernel_name):
+def _load(name: str, kernel_name: str) -> Callable[..., Any]:
     """The kernel function; BackendError if the backend lacks its module (both remembered)."""
     key = (name, kernel_name)
     if key not in _resolved:
@@ -173,12 +183,13 @@ def _load(name, kernel_name):
                 f"backend {name!r} does not implement {kernel_name} yet; "
                 f"use backend='numpy' or 'auto'"
             )
-    if isinstance(_resolved[key], str):
-        raise BackendError(_resolved[key])
-    return _resolved[key]
+    found = _resolved[key]
+    if isinstance(found, str):
+        raise BackendError(found)
+    return found
 
 
-def resolve(kernel_name, backend=None):
+def resolve(kernel_name: str, backend: str | None = None) -> tuple[str, Callable[..., Any]]:
     """Return ``(backend_name, function)`` for ``kernel_name`` under the current selection."""
     if kernel_name not in FAMILIES:
         raise BackendError(f"unknown kernel {kernel_name!r}; known: {sorted(FAMILIES)}")
@@ -197,12 +208,12 @@ def resolve(kernel_name, backend=None):
     return name, _load(name, kernel_name)
 
 
-def _threads():
+def _threads() -> ModuleType:
     """The kernels' thread model (``kernels/_threads.py``), imported on first use."""
     return importlib.import_module("fastdl._kernels._threads")
 
 
-def get_num_threads():
+def get_num_threads() -> int:
     """Threads fastdl's kernels use: ``set_num_threads``, else ``FASTDL_NUM_THREADS``, else
     ``OMP_NUM_THREADS``, else the cores this process may run on; 1 in a child forked after a
     parallel kernel ran. Loops over fewer than ``thread_info()["serial_below"]`` elements always
@@ -210,7 +221,7 @@ def get_num_threads():
     return _threads().num_threads()
 
 
-def set_num_threads(n):
+def set_num_threads(n: int) -> None:
     """Use ``n`` threads (an int >= 1) in every fastdl kernel and in BLAS, process-wide.
 
     Raises
@@ -221,14 +232,14 @@ def set_num_threads(n):
     _threads().set_num_threads(n)
 
 
-def thread_info():
+def thread_info() -> dict[str, Any]:
     """What fastdl's threads are set to: ``{"num_threads", "source", "blas_threads",
     "serial_below", "omp_wait_policy"}`` (``source``: where the count came from)."""
     return _threads().describe()
 
 
 @functools.cache
-def activations():
+def activations() -> tuple[dict[str, dict[str, float]], dict[str, str]]:
     """``(defaults, aliases)``: activation name -> {param: default}, and alias -> name."""
     common = importlib.import_module("fastdl._kernels._common")
     return common.ACTIVATIONS, common.ALIASES

@@ -11,17 +11,26 @@ entries (the reference's im2col workspace ``N*OH*OW x C*KH*KW`` counts): such ca
 ``ValueError`` before anything is allocated.
 """
 
+from __future__ import annotations
+
 import math
 import numbers
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+
+from ._typing import FloatArray, IntArray, Shape
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 MAX_INT = 2**31 - 1  # largest size, stride or pad (the compiled loops index with C integers)
 MAX_ELEMENTS = 2**32  # largest output or workspace, in entries (16 GiB of float32)
 
 
-def array(name, a, ndim=None, dtype=None):
+def array(
+    name: str, a: npt.ArrayLike, ndim: int | None = None, dtype: npt.DTypeLike | None = None
+) -> FloatArray:
     """Return ``a`` as a C-contiguous float32/float64 array (a copy only if it must be).
 
     Parameters
@@ -51,15 +60,15 @@ def array(name, a, ndim=None, dtype=None):
     return a if a.flags.c_contiguous else np.ascontiguousarray(a)
 
 
-def _int(name, v):
+def _int(name: str, v: Any) -> int:
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
         raise TypeError(f"{name} must be an int or a pair of ints, got {v!r}")
-    if v > MAX_INT:
+    if int(v) > MAX_INT:
         raise ValueError(f"{name} must be at most 2**31 - 1, got {v!r}")
     return int(v)
 
 
-def pair(name, v, minimum):
+def pair(name: str, v: Any, minimum: int) -> tuple[int, int]:
     """Normalise an int or ``(h, w)`` pair to a tuple of two ints ``>= minimum``."""
     if isinstance(v, (tuple, list)):
         if len(v) != 2:
@@ -72,12 +81,12 @@ def pair(name, v, minimum):
     return out
 
 
-def kernel_size(kh, kw):
+def kernel_size(kh: Any, kw: Any) -> tuple[int, int]:
     """Check window sizes: positive ints."""
     return pair("kh", kh, 1)[0], pair("kw", kw, 1)[0]
 
 
-def shape4(name, shape):
+def shape4(name: str, shape: Any) -> Shape:
     """Check an ``(N, C, H, W)`` shape tuple of ints, N >= 0 and the others >= 1."""
     if not isinstance(shape, (tuple, list)) or len(shape) != 4:
         raise ValueError(f"{name} must be a tuple (N, C, H, W), got {shape!r}")
@@ -89,7 +98,14 @@ def shape4(name, shape):
     return dims
 
 
-def window(x_shape, kh, kw, stride, pad, what="window"):
+def window(
+    x_shape: Sequence[int],
+    kh: int,
+    kw: int,
+    stride: tuple[int, int],
+    pad: tuple[int, int],
+    what: str = "window",
+) -> tuple[int, int]:
     """Check that a ``kh x kw`` window fits the padded input; return ``(oh, ow)``."""
     h, w = x_shape[2], x_shape[3]
     hp, wp = h + 2 * pad[0], w + 2 * pad[1]
@@ -109,7 +125,7 @@ def window(x_shape, kh, kw, stride, pad, what="window"):
     return oh, ow
 
 
-def pool_pad(kh, kw, pad):
+def pool_pad(kh: int, kw: int, pad: tuple[int, int]) -> None:
     """Pooling padding may be at most half the window (PyTorch's rule): no all-padding window."""
     if pad[0] > kh // 2 or pad[1] > kw // 2:
         raise ValueError(
@@ -118,13 +134,13 @@ def pool_pad(kh, kw, pad):
         )
 
 
-def shape_is(name, a, expected, why):
+def shape_is(name: str, a: npt.NDArray[Any], expected: Sequence[int], why: str) -> None:
     """Check ``a.shape == expected``."""
     if tuple(a.shape) != tuple(expected):
         raise ValueError(f"{name} must have shape {tuple(expected)} ({why}), got {a.shape}")
 
 
-def updated(name, a, p):
+def updated(name: str, a: Any, p: npt.NDArray[Any]) -> None:
     """Check an array that an optimizer update writes in place: ``p``'s shape and dtype,
     writeable (``p`` itself: ``a is p``, which must be a float32/float64 ndarray)."""
     if not isinstance(a, np.ndarray):
@@ -139,7 +155,7 @@ def updated(name, a, p):
         raise ValueError(f"{name} is read-only, but the update writes it in place")
 
 
-def real(name, x, positive=False):
+def real(name: str, x: Any, positive: bool = False) -> float:
     """Return ``x`` as a float after checking it is a finite real number (``> 0`` if asked)."""
     if type(x) is not float and (
         isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Real)
@@ -151,7 +167,7 @@ def real(name, x, positive=False):
     return x
 
 
-def labels(name, t, shape):
+def labels(name: str, t: npt.ArrayLike, shape: Sequence[int]) -> IntArray:
     """Check class labels ``t`` of shape (N,) for scores of ``shape`` (N, K); return them as a
     C-contiguous int64 array."""
     n, k = shape
@@ -173,7 +189,7 @@ def labels(name, t, shape):
 _UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
-def labels_in_range(t, k):
+def labels_in_range(t: IntArray, k: int) -> bool:
     """True if every entry of the integer array ``t`` is in ``[0, k)``, with one reduction.
 
     Viewed as unsigned, a negative b-bit label is ``>= 2**(b - 1)``, so ``max >= k`` catches it

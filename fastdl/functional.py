@@ -9,13 +9,19 @@ results (zero gradients for ``w`` and ``b``) without calling a backend, the same
 see :mod:`fastdl._validate` for the size rules and limits.
 """
 
+from __future__ import annotations
+
 import math
 import numbers
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _backend
 from . import _validate as v
+from ._typing import FloatArray, IntArray, IntPair
 
 __all__ = [
     "im2col",
@@ -41,11 +47,18 @@ __all__ = [
 ]
 
 
-def _call(name, backend, *args, **kwargs):
+def _call(name: str, backend: str | None, *args: Any, **kwargs: Any) -> Any:
     return _backend.resolve(name, backend)[1](*args, **kwargs)
 
 
-def _sliding(x_shape, kh, kw, stride, pad, pool=False):
+def _sliding(
+    x_shape: Sequence[int],
+    kh: int,
+    kw: int,
+    stride: IntPair | None,
+    pad: IntPair,
+    pool: bool = False,
+) -> tuple[int, int, tuple[int, int], tuple[int, int], tuple[int, int]]:
     """Validate window arguments; return ``(kh, kw, stride, pad, (oh, ow))``.
 
     For pooling (``pool=True``) ``stride=None`` means the window size and ``pad`` may be at most
@@ -59,7 +72,15 @@ def _sliding(x_shape, kh, kw, stride, pad, pool=False):
     return kh, kw, stride, pad, v.window(x_shape, kh, kw, stride, pad)
 
 
-def im2col(x, kh, kw, stride=1, pad=0, *, backend=None):
+def im2col(
+    x: npt.ArrayLike,
+    kh: int,
+    kw: int,
+    stride: IntPair = 1,
+    pad: IntPair = 0,
+    *,
+    backend: str | None = None,
+) -> FloatArray:
     """Unfold sliding windows into rows.
 
     Parameters
@@ -80,7 +101,16 @@ def im2col(x, kh, kw, stride=1, pad=0, *, backend=None):
     return _call("im2col", backend, x, kh, kw, stride, pad)
 
 
-def col2im(col, x_shape, kh, kw, stride=1, pad=0, *, backend=None):
+def col2im(
+    col: npt.ArrayLike,
+    x_shape: Sequence[int],
+    kh: int,
+    kw: int,
+    stride: IntPair = 1,
+    pad: IntPair = 0,
+    *,
+    backend: str | None = None,
+) -> FloatArray:
     """Fold rows back into an image, summing overlaps (the adjoint of :func:`im2col`).
 
     Parameters
@@ -102,7 +132,9 @@ def col2im(col, x_shape, kh, kw, stride=1, pad=0, *, backend=None):
     return _call("col2im", backend, col, x_shape, kh, kw, stride, pad)
 
 
-def _conv_args(x, w, stride, pad):
+def _conv_args(
+    x: npt.ArrayLike, w: npt.ArrayLike, stride: IntPair, pad: IntPair
+) -> tuple[FloatArray, FloatArray, tuple[int, int], tuple[int, int], tuple[int, int]]:
     x = v.array("x", x, 4)
     w = v.array("w", w, 4, x.dtype)
     if not w.shape[0]:
@@ -123,7 +155,15 @@ def _conv_args(x, w, stride, pad):
     return x, w, stride, pad, out
 
 
-def conv2d_forward(x, w, b, stride=1, pad=0, *, backend=None):
+def conv2d_forward(
+    x: npt.ArrayLike,
+    w: npt.ArrayLike,
+    b: npt.ArrayLike | None,
+    stride: IntPair = 1,
+    pad: IntPair = 0,
+    *,
+    backend: str | None = None,
+) -> FloatArray:
     """2-D convolution (cross-correlation, like ``torch.nn.functional.conv2d``).
 
     Parameters
@@ -146,7 +186,16 @@ def conv2d_forward(x, w, b, stride=1, pad=0, *, backend=None):
     return _call("conv2d_forward", backend, x, w, b, stride, pad)
 
 
-def conv2d_backward(dy, x, w, stride=1, pad=0, need_dx=True, *, backend=None):
+def conv2d_backward(
+    dy: npt.ArrayLike,
+    x: npt.ArrayLike,
+    w: npt.ArrayLike,
+    stride: IntPair = 1,
+    pad: IntPair = 0,
+    need_dx: bool = True,
+    *,
+    backend: str | None = None,
+) -> tuple[FloatArray | None, FloatArray, FloatArray]:
     """Gradients of :func:`conv2d_forward`.
 
     Parameters
@@ -174,7 +223,15 @@ def conv2d_backward(dy, x, w, stride=1, pad=0, need_dx=True, *, backend=None):
     return _call("conv2d_backward", backend, dy, x, w, stride, pad, bool(need_dx))
 
 
-def maxpool2d_forward(x, kh, kw, stride=None, pad=0, *, backend=None):
+def maxpool2d_forward(
+    x: npt.ArrayLike,
+    kh: int,
+    kw: int,
+    stride: IntPair | None = None,
+    pad: IntPair = 0,
+    *,
+    backend: str | None = None,
+) -> tuple[FloatArray, IntArray]:
     """Max pooling; padding counts as -inf, ties go to the first maximum.
 
     Parameters
@@ -201,7 +258,17 @@ def maxpool2d_forward(x, kh, kw, stride=None, pad=0, *, backend=None):
     return _call("maxpool2d_forward", backend, x, kh, kw, stride, pad)
 
 
-def maxpool2d_backward(dy, argmax, x_shape, kh, kw, stride=None, pad=0, *, backend=None):
+def maxpool2d_backward(
+    dy: npt.ArrayLike,
+    argmax: npt.ArrayLike,
+    x_shape: Sequence[int],
+    kh: int,
+    kw: int,
+    stride: IntPair | None = None,
+    pad: IntPair = 0,
+    *,
+    backend: str | None = None,
+) -> FloatArray:
     """Gradient of :func:`maxpool2d_forward`: routes ``dy`` to the recorded maxima.
 
     Parameters
@@ -233,7 +300,15 @@ def maxpool2d_backward(dy, argmax, x_shape, kh, kw, stride=None, pad=0, *, backe
     return _call("maxpool2d_backward", backend, dy, argmax, x_shape, kh, kw, stride, pad)
 
 
-def avgpool2d_forward(x, kh, kw, stride=None, pad=0, *, backend=None):
+def avgpool2d_forward(
+    x: npt.ArrayLike,
+    kh: int,
+    kw: int,
+    stride: IntPair | None = None,
+    pad: IntPair = 0,
+    *,
+    backend: str | None = None,
+) -> FloatArray:
     """Average pooling (``count_include_pad=True``: always divides by ``kh*kw``).
 
     Parameters
@@ -251,7 +326,16 @@ def avgpool2d_forward(x, kh, kw, stride=None, pad=0, *, backend=None):
     return _call("avgpool2d_forward", backend, x, kh, kw, stride, pad)
 
 
-def avgpool2d_backward(dy, x_shape, kh, kw, stride=None, pad=0, *, backend=None):
+def avgpool2d_backward(
+    dy: npt.ArrayLike,
+    x_shape: Sequence[int],
+    kh: int,
+    kw: int,
+    stride: IntPair | None = None,
+    pad: IntPair = 0,
+    *,
+    backend: str | None = None,
+) -> FloatArray:
     """Gradient of :func:`avgpool2d_forward`.
 
     Parameters
@@ -272,7 +356,9 @@ def avgpool2d_backward(dy, x_shape, kh, kw, stride=None, pad=0, *, backend=None)
     return _call("avgpool2d_backward", backend, dy, x_shape, kh, kw, stride, pad)
 
 
-def _act_args(x, b, act, axis, act_params):
+def _act_args(
+    x: npt.ArrayLike, b: npt.ArrayLike | None, act: str, axis: int, act_params: dict[str, float]
+) -> tuple[FloatArray, FloatArray | None, str, int, dict[str, float]]:
     """Validate the bias/activation arguments; return ``(x, b, act, axis, params)``."""
     x = v.array("x", x)
     if x.ndim < 1:
@@ -310,10 +396,18 @@ def _act_args(x, b, act, axis, act_params):
     return x, b, name, axis, params
 
 
-_DEFAULT_PARAMS = {}  # activation -> its validated default parameters
+_DEFAULT_PARAMS: dict[str, dict[str, float]] = {}  # activation -> its validated default parameters
 
 
-def bias_act_forward(x, b, act, axis=1, *, backend=None, **act_params):
+def bias_act_forward(
+    x: npt.ArrayLike,
+    b: npt.ArrayLike | None,
+    act: str,
+    axis: int = 1,
+    *,
+    backend: str | None = None,
+    **act_params: float,
+) -> FloatArray:
     """Fused ``y = act(x + b)``, ``b`` broadcast along ``axis``.
 
     Parameters
@@ -337,7 +431,16 @@ def bias_act_forward(x, b, act, axis=1, *, backend=None, **act_params):
     return _call("bias_act_forward", backend, x, b, name, axis, **params)
 
 
-def bias_act_backward(dy, x, b, act, axis=1, *, backend=None, **act_params):
+def bias_act_backward(
+    dy: npt.ArrayLike,
+    x: npt.ArrayLike,
+    b: npt.ArrayLike | None,
+    act: str,
+    axis: int = 1,
+    *,
+    backend: str | None = None,
+    **act_params: float,
+) -> tuple[FloatArray, FloatArray | None]:
     """Gradients of :func:`bias_act_forward` (``x + b`` is recomputed, nothing is saved).
 
     Parameters
@@ -372,7 +475,14 @@ _UPDATES = {
 _DIVISORS = frozenset({"eps", "sqrt_bc2", "bc2"})
 
 
-def _update(name, backend, p, g, state, hyper):
+def _update(
+    name: str,
+    backend: str | None,
+    p: FloatArray,
+    g: npt.ArrayLike,
+    state: tuple[FloatArray, ...],
+    hyper: tuple[float, ...],
+) -> None:
     """Validate an optimizer update and run it in place on ``p`` and its ``state`` arrays.
 
     ``p`` and the state arrays must be writeable float arrays of one shape and dtype; ``g`` may
@@ -385,18 +495,18 @@ def _update(name, backend, p, g, state, hyper):
     v.shape_is("g", g, p.shape, "same as p")
     for state_name, a in zip(state_names, state):
         v.updated(state_name, a, p)
-    hyper = [v.real(h, x, h in _DIVISORS) for h, x in zip(hyper_names, hyper)]
+    values = [v.real(h, x, h in _DIVISORS) for h, x in zip(hyper_names, hyper)]
     if not p.size:
         return
     arrays = (p, *state)
     work = [a if a.flags.c_contiguous else np.ascontiguousarray(a) for a in arrays]
-    _call(name, backend, work[0], g, *work[1:], *hyper)
+    _call(name, backend, work[0], g, *work[1:], *values)
     for a, w in zip(arrays, work):
         if w is not a:
             a[...] = w
 
 
-def sgd_update(p, g, lr, *, backend=None):
+def sgd_update(p: FloatArray, g: npt.ArrayLike, lr: float, *, backend: str | None = None) -> None:
     """SGD in place: ``p -= lr * g``.
 
     Parameters
@@ -408,7 +518,15 @@ def sgd_update(p, g, lr, *, backend=None):
     _update("sgd_update", backend, p, g, (), (lr,))
 
 
-def momentum_update(p, g, v, lr, momentum, *, backend=None):
+def momentum_update(
+    p: FloatArray,
+    g: npt.ArrayLike,
+    v: FloatArray,
+    lr: float,
+    momentum: float,
+    *,
+    backend: str | None = None,
+) -> None:
     """Momentum SGD in place: ``v = momentum * v - lr * g; p += v``.
 
     ``v`` is a writeable array of ``p``'s shape and dtype, updated in place (so are the state
@@ -417,22 +535,57 @@ def momentum_update(p, g, v, lr, momentum, *, backend=None):
     _update("momentum_update", backend, p, g, (v,), (lr, momentum))
 
 
-def nesterov_update(p, g, v, lr, momentum, *, backend=None):
+def nesterov_update(
+    p: FloatArray,
+    g: npt.ArrayLike,
+    v: FloatArray,
+    lr: float,
+    momentum: float,
+    *,
+    backend: str | None = None,
+) -> None:
     """Nesterov momentum in place: ``v = momentum * v - lr * g; p += momentum * v - lr * g``."""
     _update("nesterov_update", backend, p, g, (v,), (lr, momentum))
 
 
-def adagrad_update(p, g, h, lr, eps, *, backend=None):
+def adagrad_update(
+    p: FloatArray,
+    g: npt.ArrayLike,
+    h: FloatArray,
+    lr: float,
+    eps: float,
+    *,
+    backend: str | None = None,
+) -> None:
     """AdaGrad in place: ``h += g * g; p -= lr * g / (sqrt(h) + eps)``, ``eps > 0``."""
     _update("adagrad_update", backend, p, g, (h,), (lr, eps))
 
 
-def rmsprop_update(p, g, h, lr, rho, eps, *, backend=None):
+def rmsprop_update(
+    p: FloatArray,
+    g: npt.ArrayLike,
+    h: FloatArray,
+    lr: float,
+    rho: float,
+    eps: float,
+    *,
+    backend: str | None = None,
+) -> None:
     """RMSprop in place: ``h = rho * h + (1 - rho) * g * g; p -= lr * g / (sqrt(h) + eps)``."""
     _update("rmsprop_update", backend, p, g, (h,), (lr, rho, eps))
 
 
-def adadelta_update(p, g, s, u, lr, rho, eps, *, backend=None):
+def adadelta_update(
+    p: FloatArray,
+    g: npt.ArrayLike,
+    s: FloatArray,
+    u: FloatArray,
+    lr: float,
+    rho: float,
+    eps: float,
+    *,
+    backend: str | None = None,
+) -> None:
     """Adadelta in place (``fastdl.optimizers.Adadelta``)::
 
     s = rho * s + (1 - rho) * g * g
@@ -443,7 +596,20 @@ def adadelta_update(p, g, s, u, lr, rho, eps, *, backend=None):
     _update("adadelta_update", backend, p, g, (s, u), (lr, rho, eps))
 
 
-def adam_update(p, g, m, v, step_size, beta1, beta2, sqrt_bc2, eps, decay=1.0, *, backend=None):
+def adam_update(
+    p: FloatArray,
+    g: npt.ArrayLike,
+    m: FloatArray,
+    v: FloatArray,
+    step_size: float,
+    beta1: float,
+    beta2: float,
+    sqrt_bc2: float,
+    eps: float,
+    decay: float = 1.0,
+    *,
+    backend: str | None = None,
+) -> None:
     """Adam in place, after AdamW's decoupled decay ``p *= decay``::
 
     m = beta1 * m + (1 - beta1) * g
@@ -455,13 +621,26 @@ def adam_update(p, g, m, v, step_size, beta1, beta2, sqrt_bc2, eps, decay=1.0, *
     _update("adam_update", backend, p, g, (m, v), (step_size, beta1, beta2, sqrt_bc2, eps, decay))
 
 
-def nadam_update(p, g, m, v, coef_g, coef_m, beta1, beta2, bc2, eps, *, backend=None):
+def nadam_update(
+    p: FloatArray,
+    g: npt.ArrayLike,
+    m: FloatArray,
+    v: FloatArray,
+    coef_g: float,
+    coef_m: float,
+    beta1: float,
+    beta2: float,
+    bc2: float,
+    eps: float,
+    *,
+    backend: str | None = None,
+) -> None:
     """Nadam in place: Adam's ``m`` and ``v``, then
     ``p -= (coef_g * g + coef_m * m) / (sqrt(v / bc2) + eps)`` (``fastdl.optimizers.Nadam``)."""
     _update("nadam_update", backend, p, g, (m, v), (coef_g, coef_m, beta1, beta2, bc2, eps))
 
 
-def _scores(name, y):
+def _scores(name: str, y: npt.ArrayLike) -> FloatArray:
     """Check (N, K) scores with K >= 1 classes; return them C-contiguous."""
     y = v.array(name, y, 2)
     if y.shape[1] == 0:
@@ -469,7 +648,9 @@ def _scores(name, y):
     return y
 
 
-def softmax_xent_forward(y, t, *, backend=None):
+def softmax_xent_forward(
+    y: npt.ArrayLike, t: npt.ArrayLike, *, backend: str | None = None
+) -> tuple[FloatArray, FloatArray]:
     """Softmax of the logits ``y`` and its cross-entropy against integer labels ``t``.
 
     Parameters
@@ -490,7 +671,9 @@ def softmax_xent_forward(y, t, *, backend=None):
     return _call("softmax_xent_forward", backend, y, t)
 
 
-def softmax_xent_backward(probs, t, scale, *, backend=None):
+def softmax_xent_backward(
+    probs: npt.ArrayLike, t: npt.ArrayLike, scale: float, *, backend: str | None = None
+) -> FloatArray:
     """Gradient of ``scale * sum_i loss_i`` with respect to the logits.
 
     Parameters

@@ -1,0 +1,12 @@
+"""Type aliases for fastdl's annotations: arrays, shapes and window arguments."""
+
+from typing import Any, Union
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.floating[Any]]  # float32 or float64
+IntArray = npt.NDArray[np.integer[Any]]
+IntPair = Union[int, tuple[int, int]]  # a size, stride or pad: one int for both axes or (h, w)
+Shape = tuple[int, ...]
+Shape4 = tuple[int, int, int, int]  # (N, C, H, W)
