@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import datasets
 from ..callbacks import Callback
-from ..plots import _pyplot, _save
+from ..plots import _figure, _save
 from ..training import evaluate, fit
 
 DEFAULT_OUT = "fastdl-out"
@@ -189,17 +189,16 @@ def smooth(values, window=21):
 
 
 def figure(nrows, ncols, width=5.0, height=3.6, **kwargs):
-    """A matplotlib (Agg) figure with an ``(nrows, ncols)`` array of axes."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(
-        nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False, **kwargs
-    )
-    return fig, axes
+    """A matplotlib ``Figure`` (not pyplot's) with an ``(nrows, ncols)`` array of axes.
+
+    ``width`` and ``height`` are inches per axes; ``kwargs`` go to ``Figure.subplots``.
+    """
+    return _figure(nrows, ncols, width, height, **kwargs)
 
 
 def save(fig, path):
-    """Save ``fig`` to the PNG ``path`` and close it; returns the path."""
-    return _save(fig, _pyplot(), path)
+    """Save ``fig`` to the PNG ``path``; returns the path."""
+    return _save(fig, path)
 
 
 def integer_ticks(ax):
