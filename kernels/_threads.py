@@ -26,11 +26,12 @@ The rules
    Numba's ``omp`` layer kills such a child.
 """
 
+import contextlib
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 
-from threadpoolctl import ThreadpoolController
+from threadpoolctl import OpenBLASController, ThreadpoolController
 
 # Below this many elements a loop runs in the calling thread (measured: bench/README.md).
 SERIAL_BELOW = 1 << 16
@@ -70,6 +71,26 @@ def _blas():
     return _state["blas"]
 
 
+@contextlib.contextmanager
+def _controlling_blas():
+    """The BLAS controller, for setting BLAS's thread count from whichever Python thread runs.
+
+    OpenBLAS's count is process-wide. threadpoolctl (3.8 and later) lets only one Python thread,
+    the first to set a limit, change it for as long as that thread lives, and silently ignores
+    the others: after the main thread had split one convolution, ``set_num_threads(1)`` in a
+    worker thread left BLAS on two threads. fastdl's changes are serialised by ``_lock``: each
+    takes control, sets, and gives control back.
+    """
+    release = getattr(OpenBLASController, "clear_controlling_thread", None)  # threadpoolctl 3.8+
+    if release is not None:
+        release(force=True)
+    try:
+        yield _blas()
+    finally:
+        if release is not None:
+            release()
+
+
 def _parse(name, raw):
     """A thread count from environment variable ``name`` (``OMP_NUM_THREADS`` may be a list)."""
     first = raw.split(",")[0].strip()
@@ -96,7 +117,8 @@ def _decide():
         if raw:
             count = _parse(name, raw)
             if name == ENV:
-                _blas().limit(limits=count)
+                with _lock, _controlling_blas() as blas:
+                    blas.limit(limits=count)
             return count, name
     return available_cores(), "cores"
 
@@ -123,7 +145,8 @@ def set_num_threads(n):
     with _lock:
         _state["threads"], _state["source"] = n, "set_num_threads"
         if _state["running"] == 0:
-            _blas().limit(limits=n)
+            with _controlling_blas() as blas:
+                blas.limit(limits=n)
         else:  # a convolution holds BLAS at 1 thread: the last one sets n when it returns
             _state["restore_to"] = n
 
@@ -197,7 +220,8 @@ def _enter(workers):
             _state["pool"] = ThreadPoolExecutor(workers, thread_name_prefix="fastdl-conv")
             _state["workers"] = workers
         if _state["running"] == 0:
-            _state["limiter"] = _blas().limit(limits=1)
+            with _controlling_blas() as blas:
+                _state["limiter"] = blas.limit(limits=1)
         _state["running"] += 1
         return _state["pool"]
 
@@ -207,8 +231,9 @@ def _leave():
     with _lock:
         _state["running"] -= 1
         if _state["running"] == 0:
-            _state["limiter"].restore_original_limits()
+            with _controlling_blas() as blas:
+                _state["limiter"].restore_original_limits()
+                restore_to = _state.pop("restore_to", None)
+                if restore_to is not None:
+                    blas.limit(limits=restore_to)
             _state["limiter"] = None
-            restore_to = _state.pop("restore_to", None)
-            if restore_to is not None:
-                _blas().limit(limits=restore_to)

@@ -44,23 +44,6 @@ def _without_times(result):
     return rows, series
 
 
-def _assert_close(a, b, path="result"):
-    """Assert that nested lists/dicts ``a`` and ``b`` have one structure and numbers within 1e-6."""
-    assert type(a) is type(b), f"{path}: {type(a).__name__} != {type(b).__name__}"
-    if isinstance(a, dict):
-        assert list(a) == list(b), f"{path}: keys {list(a)} != {list(b)}"
-        for key in a:
-            _assert_close(a[key], b[key], f"{path}[{key!r}]")
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), f"{path}: length {len(a)} != {len(b)}"
-        for i, (x, y) in enumerate(zip(a, b)):
-            _assert_close(x, y, f"{path}[{i}]")
-    elif isinstance(a, float):
-        assert a == pytest.approx(b, rel=1e-6), f"{path}: {a} != {b}"
-    else:
-        assert a == b, f"{path}: {a!r} != {b!r}"
-
-
 def _table_body(table):
     """The Markdown table's data rows as lists of cell strings."""
     lines = table.splitlines()
@@ -293,10 +276,7 @@ def test_any_executor_runs_the_tasks_and_rows_follow_the_configurations(tmp_path
         threads = run("hyperparams", out=str(tmp_path / "t"), executor=pool, **options)
     spawned = run("hyperparams", out=str(tmp_path / "p"), workers=2, **options)
     assert threads.settings["executor"] == "ThreadPoolExecutor"
-    # Equal to float32 rounding, not bit for bit: after other tests have run convolutions in this
-    # process (tests/test_conv_threads.py), the in-process runs differ from fresh worker processes
-    # in the 9th digit of the loss (cause not found; see the closing note of issue 14).
-    _assert_close(_without_times(threads), _without_times(spawned))
+    assert _without_times(threads) == _without_times(spawned)  # bit for bit
     assert threads.table == spawned.table
     assert list(threads.series) == [f"trial {i}" for i in (1, 2, 3, 4)]  # configuration order
 

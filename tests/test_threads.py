@@ -105,6 +105,34 @@ def test_set_num_threads(restore_threads):
     assert fastdl.get_num_threads() == 2 and fastdl.thread_info()["blas_threads"] == 2
 
 
+def _in_a_thread(fn):
+    """``fn()`` run in a new Python thread; its result."""
+    out = []
+    thread = threading.Thread(target=lambda: out.append(fn()))
+    thread.start()
+    thread.join()
+    return out[0]
+
+
+def _blas_in_a_conv_split():
+    """BLAS's thread count seen by each thread of a split convolution."""
+    return _threads.over_samples(4, lambda lo, hi: fastdl.thread_info()["blas_threads"])
+
+
+def test_set_num_threads_from_another_python_thread_reaches_blas(restore_threads):
+    # threadpoolctl 3.8 lets only the first Python thread that set a limit change OpenBLAS's
+    # process-wide count and ignores the others: the main thread sets it first here
+    fastdl.set_num_threads(2)
+    _blas_in_a_conv_split()  # and limits BLAS while it splits a convolution
+    _in_a_thread(lambda: fastdl.set_num_threads(1))
+    assert fastdl.thread_info()["blas_threads"] == 1  # process-wide, seen by the main thread
+    _in_a_thread(lambda: fastdl.set_num_threads(2))
+    assert fastdl.thread_info()["blas_threads"] == 2
+    if fastdl.get_num_threads() > 1:  # a split run from a worker thread holds BLAS at 1 too
+        assert set(_in_a_thread(_blas_in_a_conv_split)) == {1}
+        assert fastdl.thread_info()["blas_threads"] == 2
+
+
 @pytest.mark.parametrize(
     "bad, error",
     [(0, ValueError), (-1, ValueError), (1.0, TypeError), (True, TypeError), ("2", TypeError)],
