@@ -28,16 +28,22 @@ Normal draws are not truncated (as in the textbook and PyTorch; Keras truncates)
 refused with a pointer to both meanings.
 """
 
+from __future__ import annotations
+
 import functools
 import inspect
 import numbers
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+
+from ._typing import FloatArray, Initializer, InitSpec, Shape, ShapeLike
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def _check_shape(shape, fans):
+def _check_shape(shape: ShapeLike, fans: bool) -> Shape:
     """Return ``shape`` as a tuple of positive ints; 2-D or 4-D when ``fans`` are needed."""
     dims = (shape,) if isinstance(shape, numbers.Integral) else shape
     if not isinstance(dims, (tuple, list)) or not all(
@@ -55,7 +61,7 @@ def _check_shape(shape, fans):
     return dims
 
 
-def _check_rng(rng, optional=False):
+def _check_rng(rng: object, optional: bool = False) -> None:
     if optional and rng is None:
         return
     if not isinstance(rng, np.random.Generator):
@@ -65,7 +71,7 @@ def _check_rng(rng, optional=False):
         )
 
 
-def _check_dtype(dtype):
+def _check_dtype(dtype: npt.DTypeLike) -> np.dtype[Any]:
     try:
         dt = np.dtype(dtype)
     except TypeError as err:
@@ -75,7 +81,7 @@ def _check_dtype(dtype):
     return dt
 
 
-def compute_fans(shape):
+def compute_fans(shape: ShapeLike) -> tuple[int, int]:
     """Return ``(fan_in, fan_out)`` of a weight shape.
 
     Parameters
@@ -95,14 +101,16 @@ def compute_fans(shape):
     return c * kh * kw, f * kh * kw
 
 
-def _prepare(shape, rng, dtype):
+def _prepare(
+    shape: ShapeLike, rng: np.random.Generator, dtype: npt.DTypeLike
+) -> tuple[Shape, int, int, np.dtype[Any]]:
     """Check a fan-based initialiser's arguments; return ``(dims, fan_in, fan_out, dtype)``."""
     dims = _check_shape(shape, fans=True)
     _check_rng(rng)
     return (dims, *compute_fans(dims), _check_dtype(dtype))
 
 
-def _check_std(std):
+def _check_std(std: float) -> float:
     if isinstance(std, (bool, np.bool_)) or not isinstance(std, numbers.Real):
         raise TypeError(f"std must be a real number, got {type(std).__name__}")
     if not (np.isfinite(std) and std >= 0):
@@ -110,15 +118,23 @@ def _check_std(std):
     return float(std)
 
 
-def _normal(shape, rng, dtype, std):
+def _normal(shape: Shape, rng: np.random.Generator, dtype: np.dtype[Any], std: float) -> FloatArray:
     return (rng.standard_normal(shape) * std).astype(dtype)
 
 
-def _uniform(shape, rng, dtype, limit):
+def _uniform(
+    shape: Shape, rng: np.random.Generator, dtype: np.dtype[Any], limit: float
+) -> FloatArray:
     return rng.uniform(-limit, limit, shape).astype(dtype)
 
 
-def normal(shape, rng, dtype=np.float32, *, std=0.01):
+def normal(
+    shape: ShapeLike,
+    rng: np.random.Generator,
+    dtype: npt.DTypeLike = np.float32,
+    *,
+    std: float = 0.01,
+) -> FloatArray:
     """N(0, std**2) weights of any shape (the textbook's ``weight_init_std * randn``).
 
     Parameters
@@ -137,7 +153,9 @@ def normal(shape, rng, dtype=np.float32, *, std=0.01):
     return _normal(dims, rng, _check_dtype(dtype), _check_std(std))
 
 
-def lecun_normal(shape, rng, dtype=np.float32):
+def lecun_normal(
+    shape: ShapeLike, rng: np.random.Generator, dtype: npt.DTypeLike = np.float32
+) -> FloatArray:
     """LeCun normal N(0, 1/fan_in): the textbook's "Xavier" (``sqrt(1/n)``, for sigmoid/tanh).
 
     ``shape`` (in, out) or (F, C, KH, KW); ``rng`` a ``numpy.random.Generator``; ``dtype``
@@ -147,7 +165,9 @@ def lecun_normal(shape, rng, dtype=np.float32):
     return _normal(dims, rng, dtype, np.sqrt(1.0 / fan_in))
 
 
-def lecun_uniform(shape, rng, dtype=np.float32):
+def lecun_uniform(
+    shape: ShapeLike, rng: np.random.Generator, dtype: npt.DTypeLike = np.float32
+) -> FloatArray:
     """LeCun uniform U(-sqrt(3/fan_in), +sqrt(3/fan_in)), variance 1/fan_in.
 
     ``shape`` (in, out) or (F, C, KH, KW); ``rng`` a ``numpy.random.Generator``; ``dtype``
@@ -157,7 +177,9 @@ def lecun_uniform(shape, rng, dtype=np.float32):
     return _uniform(dims, rng, dtype, np.sqrt(3.0 / fan_in))
 
 
-def glorot_normal(shape, rng, dtype=np.float32):
+def glorot_normal(
+    shape: ShapeLike, rng: np.random.Generator, dtype: npt.DTypeLike = np.float32
+) -> FloatArray:
     """Glorot/Xavier normal N(0, 2/(fan_in + fan_out)) (PyTorch's ``xavier_normal_``).
 
     ``shape`` (in, out) or (F, C, KH, KW); ``rng`` a ``numpy.random.Generator``; ``dtype``
@@ -167,7 +189,9 @@ def glorot_normal(shape, rng, dtype=np.float32):
     return _normal(dims, rng, dtype, np.sqrt(2.0 / (fan_in + fan_out)))
 
 
-def glorot_uniform(shape, rng, dtype=np.float32):
+def glorot_uniform(
+    shape: ShapeLike, rng: np.random.Generator, dtype: npt.DTypeLike = np.float32
+) -> FloatArray:
     """Glorot/Xavier uniform U(+-sqrt(6/(fan_in + fan_out))) (PyTorch's ``xavier_uniform_``).
 
     ``shape`` (in, out) or (F, C, KH, KW); ``rng`` a ``numpy.random.Generator``; ``dtype``
@@ -177,7 +201,9 @@ def glorot_uniform(shape, rng, dtype=np.float32):
     return _uniform(dims, rng, dtype, np.sqrt(6.0 / (fan_in + fan_out)))
 
 
-def he_normal(shape, rng, dtype=np.float32):
+def he_normal(
+    shape: ShapeLike, rng: np.random.Generator, dtype: npt.DTypeLike = np.float32
+) -> FloatArray:
     """He/Kaiming normal N(0, 2/fan_in): the textbook's "He" (``sqrt(2/n)``, for ReLU).
 
     ``shape`` (in, out) or (F, C, KH, KW); ``rng`` a ``numpy.random.Generator``; ``dtype``
@@ -187,7 +213,9 @@ def he_normal(shape, rng, dtype=np.float32):
     return _normal(dims, rng, dtype, np.sqrt(2.0 / fan_in))
 
 
-def he_uniform(shape, rng, dtype=np.float32):
+def he_uniform(
+    shape: ShapeLike, rng: np.random.Generator, dtype: npt.DTypeLike = np.float32
+) -> FloatArray:
     """He/Kaiming uniform U(+-sqrt(6/fan_in)), variance 2/fan_in.
 
     ``shape`` (in, out) or (F, C, KH, KW); ``rng`` a ``numpy.random.Generator``; ``dtype``
@@ -197,19 +225,23 @@ def he_uniform(shape, rng, dtype=np.float32):
     return _uniform(dims, rng, dtype, np.sqrt(6.0 / fan_in))
 
 
-def zeros(shape, rng=None, dtype=np.float32):
+def zeros(
+    shape: ShapeLike, rng: np.random.Generator | None = None, dtype: npt.DTypeLike = np.float32
+) -> FloatArray:
     """All-zero array of any shape (biases, BatchNorm beta); ``rng`` is accepted and unused."""
     _check_rng(rng, optional=True)
     return np.zeros(_check_shape(shape, fans=False), _check_dtype(dtype))
 
 
-def ones(shape, rng=None, dtype=np.float32):
+def ones(
+    shape: ShapeLike, rng: np.random.Generator | None = None, dtype: npt.DTypeLike = np.float32
+) -> FloatArray:
     """All-one array of any shape (BatchNorm gamma); ``rng`` is accepted and unused."""
     _check_rng(rng, optional=True)
     return np.ones(_check_shape(shape, fans=False), _check_dtype(dtype))
 
 
-INITIALIZERS = {
+INITIALIZERS: dict[str, Initializer] = {
     "normal": normal,
     "lecun_normal": lecun_normal,
     "lecun_uniform": lecun_uniform,
@@ -233,7 +265,7 @@ _TEXTBOOK = {
 }
 
 
-def get_initializer(init, **kwargs):
+def get_initializer(init: InitSpec, **kwargs: float) -> Initializer:
     """Return an initialiser ``f(shape, rng, dtype=np.float32)``.
 
     Parameters

@@ -1,9 +1,15 @@
 """Conv2D: 2-D convolution, with bias+activation fused."""
 
+from __future__ import annotations
+
+from typing import Any, Literal, overload
+
 import numpy as np
+import numpy.typing as npt
 
 from .. import _validate
 from .. import functional as F
+from .._typing import FloatArray, InitSpec, IntPair
 from ._base import (
     Layer,
     check_float_input,
@@ -33,18 +39,18 @@ class Conv2D(_BiasAct, Layer):
 
     def __init__(
         self,
-        in_channels,
-        out_channels,
-        kernel_size,
-        stride=1,
-        pad=0,
-        activation=None,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: IntPair,
+        stride: IntPair = 1,
+        pad: IntPair = 0,
+        activation: str | None = None,
         *,
-        init="he_normal",
-        rng=None,
-        dtype=np.float32,
-        **act_params,
-    ):
+        init: InitSpec = "he_normal",
+        rng: np.random.Generator | None = None,
+        dtype: npt.DTypeLike = np.float32,
+        **act_params: float,
+    ) -> None:
         super().__init__()
         self.in_channels = positive_int("in_channels", in_channels)
         self.out_channels = positive_int("out_channels", out_channels)
@@ -59,13 +65,17 @@ class Conv2D(_BiasAct, Layer):
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self._check_activation()
 
-    def forward(self, x, train=True):
+    def forward(self, x: npt.ArrayLike, train: bool = True) -> FloatArray:
         x = check_float_input("Conv2D", x, ndim=(4,))
         self._x = x.astype(self.params["W"].dtype, copy=False)
         z = F.conv2d_forward(self._x, self.params["W"], None, self.stride, self.pad)
         return self._bias_act_forward(z)
 
-    def backward(self, dout, input_grad=True):
+    @overload
+    def backward(self, dout: FloatArray, input_grad: Literal[True] = ...) -> FloatArray: ...
+    @overload
+    def backward(self, dout: FloatArray, input_grad: bool) -> FloatArray | None: ...
+    def backward(self, dout: FloatArray, input_grad: bool = True) -> FloatArray | None:
         """Write ``grads``; return dx (N, C, H, W), or None if not ``input_grad``."""
         dz, db = self._bias_act_backward(dout)
         w = self.params["W"]
@@ -74,7 +84,7 @@ class Conv2D(_BiasAct, Layer):
         self.grads["b"][...] = db
         return dx
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         return {
             "in_channels": self.in_channels,
             "out_channels": self.out_channels,

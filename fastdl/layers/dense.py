@@ -1,7 +1,13 @@
 """Dense: the fully connected layer (the textbook's Affine), with bias+activation fused."""
 
-import numpy as np
+from __future__ import annotations
 
+from typing import Any, Literal, overload
+
+import numpy as np
+import numpy.typing as npt
+
+from .._typing import FloatArray, InitSpec
 from ._base import (
     Layer,
     check_float_input,
@@ -36,15 +42,15 @@ class Dense(_BiasAct, Layer):
 
     def __init__(
         self,
-        in_features,
-        out_features,
-        activation=None,
+        in_features: int,
+        out_features: int,
+        activation: str | None = None,
         *,
-        init="he_normal",
-        rng=None,
-        dtype=np.float32,
-        **act_params,
-    ):
+        init: InitSpec = "he_normal",
+        rng: np.random.Generator | None = None,
+        dtype: npt.DTypeLike = np.float32,
+        **act_params: float,
+    ) -> None:
         super().__init__()
         self.in_features = positive_int("in_features", in_features)
         self.out_features = positive_int("out_features", out_features)
@@ -56,7 +62,7 @@ class Dense(_BiasAct, Layer):
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self._check_activation()
 
-    def forward(self, x, train=True):
+    def forward(self, x: npt.ArrayLike, train: bool = True) -> FloatArray:
         x = check_float_input("Dense", x).astype(self.params["W"].dtype, copy=False)
         if x.ndim < 2:
             raise ValueError(f"Dense: input must be (N, in_features) or (N, ...), got {x.shape}")
@@ -70,7 +76,11 @@ class Dense(_BiasAct, Layer):
         self._x = x2
         return self._bias_act_forward(x2 @ self.params["W"])
 
-    def backward(self, dout, input_grad=True):
+    @overload
+    def backward(self, dout: FloatArray, input_grad: Literal[True] = ...) -> FloatArray: ...
+    @overload
+    def backward(self, dout: FloatArray, input_grad: bool) -> FloatArray | None: ...
+    def backward(self, dout: FloatArray, input_grad: bool = True) -> FloatArray | None:
         """Write ``grads``; return dx (N, ...) like the input, or None if not ``input_grad``."""
         dz, db = self._bias_act_backward(dout)
         np.matmul(self._x.T, dz, out=self.grads["W"])
@@ -79,7 +89,7 @@ class Dense(_BiasAct, Layer):
             return None
         return (dz @ self.params["W"].T).reshape(self._x_shape)  # (N, ...) like the input
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         return {
             "in_features": self.in_features,
             "out_features": self.out_features,

@@ -1,7 +1,13 @@
 """Dropout: drop units at random in training (inverted or textbook scaling)."""
 
-import numpy as np
+from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .._typing import FloatArray
 from ._base import Layer, check_float_input, require_rng
 
 
@@ -19,7 +25,11 @@ class Dropout(Layer):
     rng : numpy.random.Generator
     """
 
-    def __init__(self, ratio=0.5, mode="inverted", *, rng=None):
+    _mask: FloatArray | np.floating[Any]  # the inference constant or the training mask
+
+    def __init__(
+        self, ratio: float = 0.5, mode: str = "inverted", *, rng: np.random.Generator | None = None
+    ) -> None:
         super().__init__()
         if not 0 <= ratio < 1:
             raise ValueError(f"Dropout: ratio must be in [0, 1), got {ratio!r}")
@@ -28,7 +38,7 @@ class Dropout(Layer):
         self.ratio, self.mode = float(ratio), mode
         self.rng = require_rng("Dropout", rng if rng is not None else np.random.default_rng())
 
-    def forward(self, x, train=True):
+    def forward(self, x: npt.ArrayLike, train: bool = True) -> FloatArray:
         x = check_float_input("Dropout", x)
         if not train:  # backward then multiplies by the same constant
             self._mask = x.dtype.type(1 - self.ratio if self.mode == "textbook" else 1.0)
@@ -38,8 +48,8 @@ class Dropout(Layer):
         self._mask = keep * x.dtype.type(scale)
         return x * self._mask
 
-    def backward(self, dout):
+    def backward(self, dout: FloatArray) -> FloatArray:
         return dout * self._mask
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         return {"ratio": self.ratio, "mode": self.mode}

@@ -1,7 +1,13 @@
 """BatchNorm: batch normalisation with running statistics for inference."""
 
-import numpy as np
+from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .._typing import FloatArray
 from ._base import Layer, check_float_input, positive_int
 
 
@@ -23,7 +29,14 @@ class BatchNorm(Layer):
     params: gamma (num_features,), beta (num_features,); buffers: running_mean, running_var.
     """
 
-    def __init__(self, num_features, momentum=0.9, eps=1e-5, *, dtype=np.float32):
+    def __init__(
+        self,
+        num_features: int,
+        momentum: float = 0.9,
+        eps: float = 1e-5,
+        *,
+        dtype: npt.DTypeLike = np.float32,
+    ) -> None:
         super().__init__()
         self.num_features = positive_int("num_features", num_features)
         if not 0 <= momentum < 1:
@@ -38,19 +51,19 @@ class BatchNorm(Layer):
             "running_var": np.ones(num_features, dtype),
         }
 
-    def _as_2d(self, x):
+    def _as_2d(self, x: FloatArray) -> FloatArray:
         """(N, D) stays; (N, C, H, W) becomes (N*H*W, C) so statistics are per channel."""
         if x.ndim == 2:
             return x
         return x.transpose(0, 2, 3, 1).reshape(-1, x.shape[1])  # (N*H*W, C)
 
-    def _from_2d(self, y, shape):
+    def _from_2d(self, y: FloatArray, shape: tuple[int, ...]) -> FloatArray:
         if len(shape) == 2:
             return y
         n, c, h, w = shape
         return y.reshape(n, h, w, c).transpose(0, 3, 1, 2)  # (N, C, H, W)
 
-    def forward(self, x, train=True):
+    def forward(self, x: npt.ArrayLike, train: bool = True) -> FloatArray:
         x = check_float_input("BatchNorm", x, ndim=(2, 4))
         if x.shape[1] != self.num_features:
             raise ValueError(
@@ -71,7 +84,7 @@ class BatchNorm(Layer):
         y = self.params["gamma"] * self._xn + self.params["beta"]
         return self._from_2d(y, x.shape)
 
-    def backward(self, dout):
+    def backward(self, dout: FloatArray) -> FloatArray:
         d2 = self._as_2d(dout)
         m = d2.shape[0]
         self.grads["beta"][...] = d2.sum(axis=0)
@@ -82,7 +95,7 @@ class BatchNorm(Layer):
         dx = dxn / self._std
         return self._from_2d(dx, self._shape)
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         return {
             "num_features": self.num_features,
             "momentum": self.momentum,

@@ -1,9 +1,17 @@
 """Sequential container: layers applied in order, parameters named ``"<index>.<name>"``."""
 
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Literal, cast, overload
+
+import numpy.typing as npt
+
+from .._typing import FloatArray
 from ._base import Layer
 
 
-class _LayerDict(dict):
+class _LayerDict(dict[str, FloatArray]):
     """A Sequential's ``params``, ``grads`` or ``buffers``: ``"<i>.<name>"`` -> layer i's array.
 
     Item assignment (``d[key] = a``, ``d.update(...)``) also rebinds the entry in the layer's
@@ -11,7 +19,7 @@ class _LayerDict(dict):
     copies and puts the originals back) reach the layers.
     """
 
-    def __init__(self, model, attr):
+    def __init__(self, model: Sequential, attr: str) -> None:
         super().__init__(
             (f"{i}.{name}", value)
             for i, layer in enumerate(model.layers)
@@ -19,7 +27,7 @@ class _LayerDict(dict):
         )
         self._model, self._attr = model, attr
 
-    def __setitem__(self, key, value):
+    def __setitem__(self, key: str, value: FloatArray) -> None:
         index, _, name = str(key).partition(".")
         layers = self._model.layers
         ok = index.isdigit() and int(index) < len(layers)
@@ -29,22 +37,26 @@ class _LayerDict(dict):
         holder[name] = value
         super().__setitem__(key, value)
 
-    def update(self, *args, **kwargs):
+    def update(self, *args: Any, **kwargs: FloatArray) -> None:
         for key, value in dict(*args, **kwargs).items():
             self[key] = value
 
-    def __reduce__(self):  # copy.copy, copy.deepcopy and pickle give a plain dict
+    def __reduce__(
+        self,
+    ) -> tuple[
+        type[dict[str, FloatArray]], tuple[dict[str, FloatArray]]
+    ]:  # copy.copy, copy.deepcopy and pickle give a plain dict
         return dict, (dict(self),)
 
 
-def _derived(attr):
+def _derived(attr: str) -> Any:
     """Property for ``params``/``grads``/``buffers``: a fresh :class:`_LayerDict` per access;
     assigning a dict rebinds its entries in the layers (``Layer.__init__`` assigns ``{}``)."""
 
-    def fget(self):
+    def fget(self: Sequential) -> _LayerDict:
         return _LayerDict(self, attr)
 
-    def fset(self, value):
+    def fset(self: Sequential, value: dict[str, FloatArray]) -> None:
         _LayerDict(self, attr).update(value)
 
     return property(fget, fset, doc=f"The layers' {attr}, keyed ``'<i>.<name>'``.")
@@ -68,7 +80,7 @@ class Sequential(Layer):
     grads = _derived("grads")
     buffers = _derived("buffers")
 
-    def __init__(self, layers):
+    def __init__(self, layers: Iterable[Layer]) -> None:
         self.layers = list(layers)
         for i, layer in enumerate(self.layers):
             if not all(hasattr(layer, a) for a in ("forward", "backward", "params", "grads")):
@@ -78,14 +90,18 @@ class Sequential(Layer):
                 )
         super().__init__()
 
-    def forward(self, x, train=True):
+    def forward(self, x: npt.ArrayLike, train: bool = True) -> FloatArray:
         for layer in self.layers:
             x = layer.forward(x, train)
-        return x
+        return cast("FloatArray", x)  # an empty Sequential returns its input as it is
 
     accepts_input_grad = True
 
-    def backward(self, dout, input_grad=True):
+    @overload
+    def backward(self, dout: FloatArray, input_grad: Literal[True] = ...) -> FloatArray: ...
+    @overload
+    def backward(self, dout: FloatArray, input_grad: bool) -> FloatArray | None: ...
+    def backward(self, dout: FloatArray, input_grad: bool = True) -> FloatArray | None:
         """Backward through every layer; returns dx, or None with ``input_grad=False``, which
         also lets the first layer skip its input gradient if it can (``accepts_input_grad``)."""
         if not self.layers:
@@ -96,16 +112,17 @@ class Sequential(Layer):
         if input_grad:
             return first.backward(dout)
         if getattr(first, "accepts_input_grad", False):
-            return first.backward(dout, input_grad=False)
+            # a layer that sets accepts_input_grad takes input_grad (Layer's backward does not)
+            return cast(Any, first).backward(dout, input_grad=False)
         first.backward(dout)
         return None
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.layers)
 
-    def __getitem__(self, i):
+    def __getitem__(self, i: int) -> Layer:
         return self.layers[i]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         inner = ",\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
         return f"Sequential(\n{inner}\n)"
