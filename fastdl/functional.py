@@ -1,6 +1,6 @@
 """Public kernel API: validates input once, then calls the selected backend.
 
-Every function of ``KERNELS.md`` is here with the same signature plus a keyword-only
+Every kernel of ``docs/kernels.md`` is here with the same parameters plus a keyword-only
 ``backend=`` (``None`` = the current selection, see :func:`fastdl.get_backend`). Inputs may be
 non-contiguous or read-only; they are never modified, but for the parameter and state arrays
 that the ``*_update`` functions update in place. Bad input raises ``TypeError`` or

@@ -1,7 +1,8 @@
 """fastdl kernels, installed as ``fastdl._kernels``: ref (NumPy), nb (Numba), cy (Cython).
 
 Only ``fastdl._backend`` imports these modules. Every backend package holds the same family
-modules (``_im2col``, ``_conv``, ``_pool``, ``_bias_act``) with the same function signatures.
+modules (``_im2col``, ``_conv``, ``_pool``, ``_bias_act``, ``_softmax``, ``_optim``) with the same
+function signatures: the contract in ``docs/kernels.md``.
 Kernels expect validated input (see ``fastdl.functional``): C-contiguous float32/float64 arrays
 of one dtype, sizes that fit, ``stride``/``pad`` as ints or ``(h, w)`` pairs.
 

@@ -49,7 +49,7 @@ def pool_backward_setup(x_shape, dtype, kh, kw, stride, pad):
     return dx, fast, (sh, sw, ph, pw)
 
 
-# Activation names and their parameters with PyTorch's defaults (KERNELS.md). Every backend
+# Activation names and their parameters with PyTorch's defaults (docs/kernels.md). Every backend
 # receives canonical names (aliases resolved) and every parameter spelled out.
 ACTIVATIONS = {
     "identity": {},

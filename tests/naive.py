@@ -1,9 +1,13 @@
-"""Plain-loop oracles for every kernel of KERNELS.md: the readable specification of the spec.
+"""Plain-loop oracles for the kernels of docs/kernels.md: the readable specification of the spec.
+
+im2col, convolution, pooling and bias + activation are here; the optimizer updates' and softmax +
+cross-entropy's oracles sit beside their tests (``test_optim_kernels.py``,
+``test_softmax_kernels.py``).
 
 Every function loops explicitly over every index and computes in float64 (outputs are float64
 whatever the input dtype; ``argmax`` is int64), so it is slow and meant for tiny shapes only.
-Signatures mirror the kernels. Nothing here imports fastdl: the oracle must not share a bug
-with the code it checks.
+Signatures mirror the kernels' (``conv2d_backward`` always computes ``dx``: no ``need_dx``).
+Nothing here imports fastdl: the oracle must not share a bug with the code it checks.
 """
 
 import math
