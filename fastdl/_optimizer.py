@@ -3,11 +3,16 @@
 Concrete optimizers live in :mod:`fastdl.optimizers`.
 """
 
+from __future__ import annotations
+
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, cast
 
 import numpy as np
+
+from ._typing import FloatArray
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _RULES = {
@@ -17,12 +22,12 @@ _RULES = {
 }
 
 
-def _item(value):
+def _item(value: Any) -> Any:
     """Python scalar of a 0-d array (as ``np.load`` returns them), else ``value``."""
     return value.item() if isinstance(value, np.ndarray) and value.ndim == 0 else value
 
 
-def _hyper(name, value, rule):
+def _hyper(name: str, value: Any, rule: str) -> float:
     """Return ``value`` as a float after checking it against ``_RULES[rule]``."""
     value = _item(value)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
@@ -59,11 +64,13 @@ class Optimizer:
         ``state[slot][param_key]`` -> ndarray, created at the parameter's first step.
     """
 
-    _rules = {}
-    _slots = ()
-    _scalars = ()
+    _rules: ClassVar[dict[str, str]] = {}
+    _slots: ClassVar[tuple[str, ...]] = ()
+    _scalars: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, lr, *, schedule=None, **hyper):
+    def __init__(
+        self, lr: float, *, schedule: Callable[[int], float] | None = None, **hyper: float
+    ) -> None:
         self.lr = _hyper("lr", lr, "positive")
         for name, value in hyper.items():
             setattr(self, name, _hyper(name, value, self._rules[name]))
@@ -73,20 +80,27 @@ class Optimizer:
         self.iterations = 0
         if schedule is not None:
             self.lr = self._scheduled_lr()
-        self.state = {slot: {} for slot in self._slots}
-        self._loaded_keys = None  # param keys that a loaded state dict requires at the next step
+        self.state: dict[str, dict[str, FloatArray]] = {slot: {} for slot in self._slots}
+        self._loaded_keys: set[str] | None = (
+            None  # param keys that a loaded state dict requires at the next step
+        )
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         hyper = "".join(f", {name}={getattr(self, name)!r}" for name in self._rules)
         return f"{type(self).__name__}(lr={self.lr!r}{hyper}, schedule={self.schedule!r})"
 
-    def _scheduled_lr(self):
-        lr = self.schedule(self.iterations)
-        if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not 0 <= lr < math.inf:
+    def _scheduled_lr(self) -> float:
+        schedule = cast("Callable[[int], float]", self.schedule)  # called only when one is set
+        lr: Any = schedule(self.iterations)
+        if (
+            isinstance(lr, bool)
+            or not isinstance(lr, numbers.Real)
+            or not 0 <= float(lr) < math.inf
+        ):
             raise ValueError(f"schedule({self.iterations}) must return a number >= 0, got {lr!r}")
         return float(lr)
 
-    def step(self, params, grads):
+    def step(self, params: Mapping[str, FloatArray], grads: Mapping[str, FloatArray]) -> None:
         """Update every array of ``params`` in place from ``grads``; all checks come first.
 
         Parameters
@@ -115,7 +129,9 @@ class Optimizer:
                     self.state[s][key] = np.zeros_like(p)
             self._update(key, p, g, *(self.state[s][key] for s in self._slots))
 
-    def _check_step(self, params, grads):
+    def _check_step(
+        self, params: Mapping[str, FloatArray], grads: Mapping[str, FloatArray]
+    ) -> list[tuple[str, FloatArray, FloatArray]]:
         if not isinstance(params, Mapping) or not isinstance(grads, Mapping):
             raise TypeError("params and grads must be dicts of name -> ndarray")
         expected = self._loaded_keys
@@ -150,14 +166,14 @@ class Optimizer:
         self._loaded_keys = None
         return items
 
-    def _begin_step(self):
+    def _begin_step(self) -> None:
         """Set per-step constants, once per step before the parameters are updated."""
 
     def _update(self, key, p, g, *slots):
         raise NotImplementedError
 
     @staticmethod
-    def zero_grad(grads):
+    def zero_grad(grads: Mapping[str, FloatArray]) -> None:
         """Fill every array of ``grads`` with 0 in place.
 
         Layers' ``backward`` overwrites their gradients, so this is only needed when gradients
@@ -168,7 +184,7 @@ class Optimizer:
                 raise TypeError(f"grads[{key!r}] must be an ndarray, got {type(g).__name__}")
             g.fill(0)
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """Everything needed to resume, as a flat dict for ``np.savez``.
 
         Keys: ``"optimizer"`` (class name), ``"lr"``, ``"iterations"``, the hyperparameters, the
@@ -182,7 +198,7 @@ class Optimizer:
             state.update({f"{slot}/{key}": a.copy() for key, a in arrays.items()})
         return state
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore a :meth:`state_dict` (also as read back by ``np.load``).
 
         The next :meth:`step` continues exactly as the saved optimizer would have, and must get
@@ -200,7 +216,7 @@ class Optimizer:
         if name != type(self).__name__:
             raise ValueError(f"state dict is for optimizer {name!r}, not {type(self).__name__}")
         rules = {"lr": "nonnegative", **self._rules, **dict.fromkeys(self._scalars, "nonnegative")}
-        arrays = {slot: {} for slot in self._slots}
+        arrays: dict[str, dict[str, FloatArray]] = {slot: {} for slot in self._slots}
         unknown = []
         for k, v in state.items():
             slot, _, key = k.partition("/")

@@ -1,7 +1,7 @@
 """Type aliases for fastdl's annotations: arrays, shapes and window arguments."""
 
 from collections.abc import Callable, Sequence
-from typing import Any, Union
+from typing import Any, Protocol, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -14,3 +14,12 @@ Shape4 = tuple[int, int, int, int]  # (N, C, H, W)
 ShapeLike = Union[int, Sequence[int]]  # an initialiser's ``shape``
 Initializer = Callable[..., FloatArray]  # ``init(shape, rng, dtype=np.float32)``
 InitSpec = Union[str, float, Initializer]  # a name, a normal std or an initialiser
+
+
+class Loss(Protocol):
+    """A loss as :mod:`fastdl.losses` defines it: ``forward(y, t) -> float`` (the batch mean),
+    then ``backward(dout=1.0) -> dy`` (the gradient with respect to ``y``)."""
+
+    def forward(self, y: Any, t: Any) -> float: ...
+
+    def backward(self, dout: float = 1.0) -> Any: ...

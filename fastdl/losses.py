@@ -14,17 +14,22 @@ is not checked: it gives a non-finite loss, which a training loop can test with
 ``math.isfinite``.
 """
 
+from __future__ import annotations
+
 import numbers
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from . import functional as F
+from ._typing import FloatArray, IntArray, Loss
 from ._validate import labels_in_range
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def _float_array(owner, name, a, ndim=None):
+def _float_array(owner: str, name: str, a: npt.ArrayLike, ndim: int | None = None) -> FloatArray:
     """Return ``a`` as a float32/float64 array of ``ndim`` dimensions with at least one row."""
     a = np.asarray(a)
     if a.dtype not in _FLOATS:
@@ -36,7 +41,7 @@ def _float_array(owner, name, a, ndim=None):
     return a
 
 
-def _labels(owner, t, y_shape):
+def _labels(owner: str, t: npt.NDArray[Any], y_shape: tuple[int, ...]) -> IntArray:
     """Check integer class labels ``t`` (N,) against scores of shape (N, K)."""
     n, k = y_shape
     if t.dtype.kind not in "iu":
@@ -54,7 +59,7 @@ def _labels(owner, t, y_shape):
     return t
 
 
-def _distributions(owner, t, y):
+def _distributions(owner: str, t: npt.NDArray[Any], y: FloatArray) -> FloatArray:
     """Check one-hot or probability targets ``t`` (N, K); return them in ``y``'s dtype."""
     if t.dtype.kind not in "biuf":
         raise TypeError(f"{owner}: targets t must be numeric, got dtype {t.dtype}")
@@ -67,7 +72,7 @@ def _distributions(owner, t, y):
     return t
 
 
-def _scale(owner, dout, n):
+def _scale(owner: str, dout: float, n: int) -> float:
     """Return ``dout / n`` as a float after checking ``dout`` is a real scalar."""
     if isinstance(dout, (bool, np.bool_)) or not isinstance(dout, numbers.Real):
         raise TypeError(
@@ -77,14 +82,14 @@ def _scale(owner, dout, n):
     return float(dout) / n
 
 
-def _shift(z, axis):
+def _shift(z: FloatArray, axis: int) -> tuple[FloatArray, FloatArray]:
     """``(z - max(z), max(z))`` along ``axis``; ``-inf`` where the difference overflows."""
     m = np.max(z, axis=axis, keepdims=True)
     with np.errstate(over="ignore"):
         return z - m, m
 
 
-def softmax(z, axis=-1):
+def softmax(z: npt.ArrayLike, axis: int = -1) -> FloatArray:
     """Numerically stable softmax ``exp(z) / sum(exp(z))`` along ``axis``.
 
     Parameters
@@ -101,7 +106,7 @@ def softmax(z, axis=-1):
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def log_softmax(z, axis=-1):
+def log_softmax(z: npt.ArrayLike, axis: int = -1) -> FloatArray:
     """Numerically stable ``log(softmax(z))`` along ``axis``: ``z - max - log(sum(exp(z - max)))``.
 
     Parameters
@@ -127,15 +132,17 @@ class LogSoftmax:
     Shapes: x (N, K) logits -> (N, K) log-probabilities.
     """
 
-    def __init__(self):
-        self.params, self.grads, self.buffers = {}, {}, {}
-        self._logp = None
+    def __init__(self) -> None:
+        self.params: dict[str, FloatArray] = {}
+        self.grads: dict[str, FloatArray] = {}
+        self.buffers: dict[str, FloatArray] = {}
+        self._logp: FloatArray | None = None
 
-    def forward(self, x, train=True):
+    def forward(self, x: npt.ArrayLike, train: bool = True) -> FloatArray:
         self._logp = log_softmax(_float_array("LogSoftmax", "x", x, ndim=2), axis=1)
         return self._logp
 
-    def backward(self, dout):
+    def backward(self, dout: FloatArray) -> FloatArray:
         """``dx = dout - softmax(x) * sum(dout, axis=1)``, shape (N, K)."""
         if self._logp is None:
             raise RuntimeError("LogSoftmax: backward called before forward")
@@ -147,10 +154,10 @@ class LogSoftmax:
         dout = dout.astype(self._logp.dtype, copy=False)
         return dout - np.exp(self._logp) * dout.sum(axis=1, keepdims=True)
 
-    def config(self):
+    def config(self) -> dict[str, Any]:
         return {}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "LogSoftmax()"
 
 
@@ -169,11 +176,11 @@ class SoftmaxCrossEntropy:
         for labels and one-hot targets; shape (N, K), ``y``'s dtype.
     """
 
-    def __init__(self):
-        self.probs = None
-        self._t = None
+    def __init__(self) -> None:
+        self.probs: FloatArray | None = None
+        self._t: Any = None  # (N,) labels or (N, K) targets
 
-    def forward(self, y, t):
+    def forward(self, y: npt.ArrayLike, t: npt.ArrayLike) -> float:
         name = type(self).__name__
         y = _float_array(name, "y", y, ndim=2)
         t = np.asarray(t)
@@ -201,7 +208,7 @@ class SoftmaxCrossEntropy:
         per_sample = (t64 * gap).sum(axis=1) + log_total * t64.sum(axis=1)
         return float(per_sample.mean())
 
-    def backward(self, dout=1.0):
+    def backward(self, dout: float = 1.0) -> FloatArray:
         name = type(self).__name__
         if self.probs is None:
             raise RuntimeError(f"{name}: backward called before forward")
@@ -230,16 +237,18 @@ class NLLLoss:
         Returns (N, K): ``-dout / N`` at ``[i, t_i]``, 0 elsewhere; ``logp``'s dtype.
     """
 
-    def __init__(self):
-        self._shape = self._dtype = self._t = None
+    def __init__(self) -> None:
+        self._shape: Any = None
+        self._dtype: Any = None
+        self._t: IntArray | None = None
 
-    def forward(self, logp, t):
+    def forward(self, logp: npt.ArrayLike, t: npt.ArrayLike) -> float:
         logp = _float_array("NLLLoss", "logp", logp, ndim=2)
         t = _labels("NLLLoss", np.asarray(t), logp.shape)
         self._shape, self._dtype, self._t = logp.shape, logp.dtype, t
         return float(-logp[np.arange(len(t)), t].astype(np.float64).mean())
 
-    def backward(self, dout=1.0):
+    def backward(self, dout: float = 1.0) -> FloatArray:
         if self._t is None:
             raise RuntimeError("NLLLoss: backward called before forward")
         n = self._shape[0]
@@ -260,10 +269,10 @@ class MSELoss:
         Returns ``2 * dout * (y - t) / y.size``, ``y``'s shape and dtype.
     """
 
-    def __init__(self):
-        self._diff = None
+    def __init__(self) -> None:
+        self._diff: FloatArray | None = None
 
-    def forward(self, y, t):
+    def forward(self, y: npt.ArrayLike, t: npt.ArrayLike) -> float:
         y = _float_array("MSELoss", "y", y)
         t = np.asarray(t)
         if t.dtype.kind not in "iuf":
@@ -273,7 +282,7 @@ class MSELoss:
         self._diff = y - t.astype(y.dtype, copy=False)
         return float(np.mean(np.square(self._diff, dtype=np.float64)))
 
-    def backward(self, dout=1.0):
+    def backward(self, dout: float = 1.0) -> FloatArray:
         if self._diff is None:
             raise RuntimeError("MSELoss: backward called before forward")
         return self._diff * (2 * _scale("MSELoss", dout, self._diff.size))
@@ -294,30 +303,30 @@ class Flooding:
         The flood level.
     """
 
-    def __init__(self, loss, b):
+    def __init__(self, loss: str | Loss, b: float) -> None:
         self.loss = get_loss(loss)
         if isinstance(b, (bool, np.bool_)) or not isinstance(b, numbers.Real):
             raise TypeError(f"Flooding: b must be a real number, got {type(b).__name__}")
         if not (np.isfinite(b) and b >= 0):
             raise ValueError(f"Flooding: the flood level b must be finite and >= 0, got {b!r}")
-        self.b = float(b)
-        self._sign = None
+        self.b: float = float(b)
+        self._sign: float | None = None
 
-    def forward(self, y, t):
+    def forward(self, y: npt.ArrayLike, t: npt.ArrayLike) -> float:
         value = self.loss.forward(y, t)
         self._sign = 1.0 if value >= self.b else -1.0
         return abs(value - self.b) + self.b
 
-    def backward(self, dout=1.0):
+    def backward(self, dout: float = 1.0) -> FloatArray:
         if self._sign is None:
             raise RuntimeError("Flooding: backward called before forward")
         return self.loss.backward(_scale("Flooding", dout, 1) * self._sign)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Flooding({self.loss!r}, b={self.b!r})"
 
 
-def accuracy(y, t):
+def accuracy(y: npt.ArrayLike, t: npt.ArrayLike) -> float:
     """Fraction of rows whose highest score is the target class.
 
     Parameters
@@ -338,7 +347,7 @@ def accuracy(y, t):
     return float(np.mean(np.argmax(y, axis=1) == t))
 
 
-LOSSES = {
+LOSSES: dict[str, type[SoftmaxCrossEntropy | NLLLoss | MSELoss]] = {
     "softmax_cross_entropy": SoftmaxCrossEntropy,
     "cross_entropy": SoftmaxCrossEntropy,
     "nll": NLLLoss,
@@ -346,7 +355,7 @@ LOSSES = {
 }
 
 
-def get_loss(loss):
+def get_loss(loss: str | Loss) -> Loss:
     """Return a new loss for a name in :data:`LOSSES`, or ``loss`` itself if it is a loss object.
 
     Parameters

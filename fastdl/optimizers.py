@@ -15,7 +15,11 @@ Examples
 >>> opt.step(model.params, model.grads)  # doctest: +SKIP
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Callable, Collection
+from typing import Any, ClassVar
 
 from . import functional as F
 from ._optimizer import Optimizer
@@ -45,7 +49,7 @@ class SGD(Optimizer):
     schedule : callable, optional
     """
 
-    def __init__(self, lr=0.01, *, schedule=None):
+    def __init__(self, lr: float = 0.01, *, schedule: Callable[[int], float] | None = None) -> None:
         super().__init__(lr, schedule=schedule)
 
     def _update(self, key, p, g):
@@ -66,10 +70,17 @@ class Momentum(Optimizer):
     schedule : callable, optional
     """
 
-    _rules = {"momentum": "unit"}
-    _slots = ("v",)
+    _rules: ClassVar[dict[str, str]] = {"momentum": "unit"}
+    momentum: float
+    _slots: ClassVar[tuple[str, ...]] = ("v",)
 
-    def __init__(self, lr=0.01, momentum=0.9, *, schedule=None):
+    def __init__(
+        self,
+        lr: float = 0.01,
+        momentum: float = 0.9,
+        *,
+        schedule: Callable[[int], float] | None = None,
+    ) -> None:
         super().__init__(lr, schedule=schedule, momentum=momentum)
 
     def _update(self, key, p, g, v):
@@ -109,10 +120,13 @@ class AdaGrad(Optimizer):
     schedule : callable, optional
     """
 
-    _rules = {"eps": "positive"}
-    _slots = ("h",)
+    _rules: ClassVar[dict[str, str]] = {"eps": "positive"}
+    eps: float
+    _slots: ClassVar[tuple[str, ...]] = ("h",)
 
-    def __init__(self, lr=0.01, eps=1e-7, *, schedule=None):
+    def __init__(
+        self, lr: float = 0.01, eps: float = 1e-7, *, schedule: Callable[[int], float] | None = None
+    ) -> None:
         super().__init__(lr, schedule=schedule, eps=eps)
 
     def _update(self, key, p, g, h):
@@ -133,10 +147,19 @@ class RMSprop(Optimizer):
     schedule : callable, optional
     """
 
-    _rules = {"rho": "unit", "eps": "positive"}
-    _slots = ("h",)
+    _rules: ClassVar[dict[str, str]] = {"rho": "unit", "eps": "positive"}
+    rho: float
+    eps: float
+    _slots: ClassVar[tuple[str, ...]] = ("h",)
 
-    def __init__(self, lr=0.01, rho=0.99, eps=1e-7, *, schedule=None):
+    def __init__(
+        self,
+        lr: float = 0.01,
+        rho: float = 0.99,
+        eps: float = 1e-7,
+        *,
+        schedule: Callable[[int], float] | None = None,
+    ) -> None:
         super().__init__(lr, schedule=schedule, rho=rho, eps=eps)
 
     def _update(self, key, p, g, h):
@@ -161,10 +184,19 @@ class Adadelta(Optimizer):
     schedule : callable, optional
     """
 
-    _rules = {"rho": "unit", "eps": "positive"}
-    _slots = ("s", "u")
+    _rules: ClassVar[dict[str, str]] = {"rho": "unit", "eps": "positive"}
+    rho: float
+    eps: float
+    _slots: ClassVar[tuple[str, ...]] = ("s", "u")
 
-    def __init__(self, lr=1.0, rho=0.95, eps=1e-6, *, schedule=None):
+    def __init__(
+        self,
+        lr: float = 1.0,
+        rho: float = 0.95,
+        eps: float = 1e-6,
+        *,
+        schedule: Callable[[int], float] | None = None,
+    ) -> None:
         super().__init__(lr, schedule=schedule, rho=rho, eps=eps)
 
     def _update(self, key, p, g, s, u):
@@ -189,10 +221,21 @@ class Adam(Optimizer):
     schedule : callable, optional
     """
 
-    _rules = {"beta1": "unit", "beta2": "unit", "eps": "positive"}
-    _slots = ("m", "v")
+    _rules: ClassVar[dict[str, str]] = {"beta1": "unit", "beta2": "unit", "eps": "positive"}
+    beta1: float
+    beta2: float
+    eps: float
+    _slots: ClassVar[tuple[str, ...]] = ("m", "v")
 
-    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, *, schedule=None):
+    def __init__(
+        self,
+        lr: float = 0.001,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        *,
+        schedule: Callable[[int], float] | None = None,
+    ) -> None:
         super().__init__(lr, schedule=schedule, beta1=beta1, beta2=beta2, eps=eps)
 
     def _begin_step(self):
@@ -209,7 +252,7 @@ class Adam(Optimizer):
         F.adam_update(p, g, m, v, *args, self._decay(key))
 
 
-def _is_weight(key):
+def _is_weight(key: str) -> bool:
     """AdamW's default ``decay``: the part after the last dot is ``W`` or ``W<digits>``."""
     name = key.rsplit(".", 1)[-1]
     return name == "W" or (name[:1] == "W" and name[1:].isdigit())
@@ -235,19 +278,20 @@ class AdamW(Adam):
     schedule : callable, optional
     """
 
-    _rules = {**Adam._rules, "weight_decay": "nonnegative"}
+    _rules: ClassVar[dict[str, str]] = {**Adam._rules, "weight_decay": "nonnegative"}
+    weight_decay: float
 
     def __init__(
         self,
-        lr=0.001,
-        beta1=0.9,
-        beta2=0.999,
-        eps=1e-8,
-        weight_decay=0.01,
+        lr: float = 0.001,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        weight_decay: float = 0.01,
         *,
-        decay=None,
-        schedule=None,
-    ):
+        decay: Callable[[str], bool] | Collection[str] | None = None,
+        schedule: Callable[[int], float] | None = None,
+    ) -> None:
         hyper = {"beta1": beta1, "beta2": beta2, "eps": eps, "weight_decay": weight_decay}
         Optimizer.__init__(self, lr, schedule=schedule, **hyper)
         if isinstance(decay, str):
@@ -283,13 +327,29 @@ class Nadam(Optimizer):
     schedule : callable, optional
     """
 
-    _rules = {"beta1": "unit", "beta2": "unit", "eps": "positive", "momentum_decay": "nonnegative"}
-    _slots = ("m", "v")
-    _scalars = ("mu_product",)
+    _rules: ClassVar[dict[str, str]] = {
+        "beta1": "unit",
+        "beta2": "unit",
+        "eps": "positive",
+        "momentum_decay": "nonnegative",
+    }
+    beta1: float
+    beta2: float
+    eps: float
+    momentum_decay: float
+    _slots: ClassVar[tuple[str, ...]] = ("m", "v")
+    _scalars: ClassVar[tuple[str, ...]] = ("mu_product",)
 
     def __init__(
-        self, lr=0.002, beta1=0.9, beta2=0.999, eps=1e-8, momentum_decay=4e-3, *, schedule=None
-    ):
+        self,
+        lr: float = 0.002,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        momentum_decay: float = 4e-3,
+        *,
+        schedule: Callable[[int], float] | None = None,
+    ) -> None:
         hyper = {"beta1": beta1, "beta2": beta2, "eps": eps, "momentum_decay": momentum_decay}
         super().__init__(lr, schedule=schedule, **hyper)
         self.mu_product = 1.0
@@ -310,13 +370,13 @@ class Nadam(Optimizer):
         F.nadam_update(p, g, m, v, *args)
 
 
-OPTIMIZERS = {
+OPTIMIZERS: dict[str, type[Optimizer]] = {
     cls.__name__.lower(): cls
     for cls in (SGD, Momentum, Nesterov, AdaGrad, RMSprop, Adadelta, Adam, AdamW, Nadam)
 }
 
 
-def get_optimizer(name, **kwargs):
+def get_optimizer(name: str, **kwargs: Any) -> Optimizer:
     """Build an optimizer by name (case-insensitive), e.g. ``get_optimizer("adam", lr=1e-3)``.
 
     Parameters
