@@ -15,16 +15,22 @@ to choose other parameters. Typical use in a training step, after ``backward``::
     reg.add_grad(model.params, model.grads)
 """
 
+from __future__ import annotations
+
 import numbers
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, MutableMapping
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+
+from ._typing import FloatArray
 
 _WEIGHT_NAME = re.compile(r"(^|\.)W\d*$")
 
 
-def is_weight(name):
+def is_weight(name: str) -> bool:
     """Default ``applies_to``: True for ``"W"``, ``"<prefix>.W"`` and ``"W<digits>"`` names."""
     return bool(_WEIGHT_NAME.search(name))
 
@@ -32,7 +38,7 @@ def is_weight(name):
 class _Regularizer:
     """Shared validation and parameter selection of :class:`L2` and :class:`L1`."""
 
-    def __init__(self, lam, applies_to=None):
+    def __init__(self, lam: float, applies_to: Callable[[str], bool] | None = None) -> None:
         name = type(self).__name__
         if isinstance(lam, (bool, np.bool_)) or not isinstance(lam, numbers.Real):
             raise TypeError(f"{name}: lam must be a real number, got {type(lam).__name__}")
@@ -43,10 +49,10 @@ class _Regularizer:
                 f"{name}: applies_to must be a callable name -> bool, "
                 f"got {type(applies_to).__name__}"
             )
-        self.lam = float(lam)
-        self.applies_to = applies_to or is_weight
+        self.lam: float = float(lam)
+        self.applies_to: Callable[[str], bool] = applies_to or is_weight
 
-    def names(self, params):
+    def names(self, params: Mapping[str, npt.ArrayLike]) -> list[str]:
         """Names of the entries of ``params`` that this regulariser decays, in dict order."""
         if not isinstance(params, Mapping):
             raise TypeError(
@@ -55,7 +61,7 @@ class _Regularizer:
             )
         return [k for k in params if self.applies_to(k)]
 
-    def penalty(self, params):
+    def penalty(self, params: Mapping[str, npt.ArrayLike]) -> float:
         """The term to add to the loss, as a Python float (summed in float64).
 
         Parameters
@@ -64,7 +70,9 @@ class _Regularizer:
         """
         return float(sum(self._penalty(np.asarray(params[k])) for k in self.names(params)))
 
-    def add_grad(self, params, grads):
+    def add_grad(
+        self, params: Mapping[str, npt.ArrayLike], grads: MutableMapping[str, FloatArray]
+    ) -> None:
         """Add the penalty's gradient to ``grads`` in place, for the decayed parameters only.
 
         Parameters
@@ -86,7 +94,13 @@ class _Regularizer:
                 )
             g += self._grad(w)
 
-    def __repr__(self):
+    def _penalty(self, w: FloatArray) -> float:
+        raise NotImplementedError
+
+    def _grad(self, w: FloatArray) -> FloatArray:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
         custom = "" if self.applies_to is is_weight else f", applies_to={self.applies_to!r}"
         return f"{type(self).__name__}(lam={self.lam!r}{custom})"
 
@@ -103,11 +117,11 @@ class L2(_Regularizer):
         BatchNorm parameters).
     """
 
-    def _penalty(self, w):
+    def _penalty(self, w: FloatArray) -> float:
         w64 = w.astype(np.float64).ravel()
         return 0.5 * self.lam * np.dot(w64, w64)
 
-    def _grad(self, w):
+    def _grad(self, w: FloatArray) -> FloatArray:
         return self.lam * w
 
 
@@ -121,17 +135,19 @@ class L1(_Regularizer):
         As for :class:`L2`.
     """
 
-    def _penalty(self, w):
+    def _penalty(self, w: FloatArray) -> float:
         return self.lam * np.abs(w).sum(dtype=np.float64)
 
-    def _grad(self, w):
+    def _grad(self, w: FloatArray) -> FloatArray:
         return self.lam * np.sign(w)
 
 
-REGULARIZERS = {"l2": L2, "l1": L1}
+REGULARIZERS: dict[str, type[L2 | L1]] = {"l2": L2, "l1": L1}
 
 
-def get_regularizer(name, lam=None, **kwargs):
+def get_regularizer(
+    name: str | L2 | L1 | None, lam: float | None = None, **kwargs: Any
+) -> L2 | L1 | None:
     """Make a regulariser from a name.
 
     Parameters

@@ -13,13 +13,15 @@ Examples
 >>> opt = SGD(0.1, schedule=StepDecay(0.1, drop=0.5, every=1000))
 """
 
+from __future__ import annotations
+
 import math
 import numbers
 
 __all__ = ["Constant", "Cosine", "ExponentialDecay", "InverseSqrtWarmup", "Schedule", "StepDecay"]
 
 
-def _positive(name, value):
+def _positive(name: str, value: float) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {value!r}")
     if not (math.isfinite(value) and value > 0):
@@ -27,7 +29,7 @@ def _positive(name, value):
     return float(value)
 
 
-def _count(name, value, minimum):
+def _count(name: str, value: int, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {value!r}")
     if value < minimum:
@@ -35,7 +37,7 @@ def _count(name, value, minimum):
     return int(value)
 
 
-def _fraction(name, value):
+def _fraction(name: str, value: float) -> float:
     """A factor in (0, 1]."""
     value = _positive(name, value)
     if value > 1:
@@ -46,14 +48,14 @@ def _fraction(name, value):
 class Schedule:
     """Base class: ``__call__`` validates the iteration and defers to :meth:`lr_at`."""
 
-    def __call__(self, iteration):
+    def __call__(self, iteration: int) -> float:
         """Learning rate for step number ``iteration`` (an int >= 0, the first step is 0)."""
         return self.lr_at(_count("iteration", iteration, 0))
 
-    def lr_at(self, iteration):
+    def lr_at(self, iteration: int) -> float:
         raise NotImplementedError
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
         return f"{type(self).__name__}({args})"
 
@@ -66,10 +68,10 @@ class Constant(Schedule):
     lr : float > 0
     """
 
-    def __init__(self, lr):
+    def __init__(self, lr: float) -> None:
         self.lr = _positive("lr", lr)
 
-    def lr_at(self, iteration):
+    def lr_at(self, iteration: int) -> float:
         return self.lr
 
 
@@ -84,12 +86,12 @@ class StepDecay(Schedule):
     every : int >= 1
     """
 
-    def __init__(self, lr, drop, every):
+    def __init__(self, lr: float, drop: float, every: int) -> None:
         self.lr = _positive("lr", lr)
         self.drop = _fraction("drop", drop)
         self.every = _count("every", every, 1)
 
-    def lr_at(self, iteration):
+    def lr_at(self, iteration: int) -> float:
         return self.lr * self.drop ** (iteration // self.every)
 
 
@@ -103,11 +105,11 @@ class ExponentialDecay(Schedule):
         Factor per step, e.g. ``0.5 ** (1 / 1000)`` halves the rate every 1000 steps.
     """
 
-    def __init__(self, lr, rate):
+    def __init__(self, lr: float, rate: float) -> None:
         self.lr = _positive("lr", lr)
         self.rate = _fraction("rate", rate)
 
-    def lr_at(self, iteration):
+    def lr_at(self, iteration: int) -> float:
         return self.lr * self.rate**iteration
 
 
@@ -125,16 +127,16 @@ class Cosine(Schedule):
     min_lr : float in [0, lr]
     """
 
-    def __init__(self, lr, total, min_lr=0.0):
+    def __init__(self, lr: float, total: int, min_lr: float = 0.0) -> None:
         self.lr = _positive("lr", lr)
         self.total = _count("total", total, 1)
         if isinstance(min_lr, bool) or not isinstance(min_lr, numbers.Real):
             raise TypeError(f"min_lr must be a real number, got {min_lr!r}")
         if not 0 <= min_lr <= self.lr:
             raise ValueError(f"min_lr must be in [0, lr={self.lr!r}], got {min_lr!r}")
-        self.min_lr = float(min_lr)
+        self.min_lr: float = float(min_lr)
 
-    def lr_at(self, iteration):
+    def lr_at(self, iteration: int) -> float:
         frac = min(iteration, self.total) / self.total
         return self.min_lr + (self.lr - self.min_lr) * 0.5 * (1.0 + math.cos(math.pi * frac))
 
@@ -153,10 +155,10 @@ class InverseSqrtWarmup(Schedule):
     warmup : int >= 1
     """
 
-    def __init__(self, lr, warmup):
+    def __init__(self, lr: float, warmup: int) -> None:
         self.lr = _positive("lr", lr)
         self.warmup = _count("warmup", warmup, 1)
 
-    def lr_at(self, iteration):
+    def lr_at(self, iteration: int) -> float:
         s = iteration + 1
         return self.lr * min(s / self.warmup, math.sqrt(self.warmup / s))
