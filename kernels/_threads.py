@@ -19,7 +19,8 @@ The rules
 3. OpenMP threads wait passively: ``fastdl._kernels`` sets ``OMP_WAIT_POLICY=PASSIVE`` (unless the
    user set it) before any kernel loads libgomp. By default libgomp's threads spin for a while
    after each parallel loop; on a machine without spare cores they then take the cores from the
-   BLAS threads of the next GEMM (a Dense forward after a compiled kernel ran 20x slower).
+   BLAS threads of the next GEMM (a Dense forward after a compiled kernel ran many times slower:
+   bench/README.md, "Design notes (thread model)").
 4. While a convolution splits the batch, BLAS runs on one thread (no pool inside a pool).
 5. A child made by ``fork`` after the parent ran a parallel loop runs every kernel serially:
    libgomp's threads do not survive ``fork`` (a parallel loop in the child would hang) and
@@ -33,7 +34,8 @@ from concurrent.futures import ThreadPoolExecutor, wait
 
 from threadpoolctl import OpenBLASController, ThreadpoolController
 
-# Below this many elements a loop runs in the calling thread (measured: bench/README.md).
+# Below this many elements a loop runs in the calling thread: waking a thread costs more than it
+# saves (bench/README.md, "Design notes (thread model)").
 SERIAL_BELOW = 1 << 16
 ENV = "FASTDL_NUM_THREADS"
 

@@ -31,7 +31,7 @@ NO_BIAS, ROW_BIAS, COLUMN_BIAS = 0, 1, 2
 def _layout(x, b, axis):
     """``(x2, mode, outer, c)``: the (R, L) view of ``x`` and how the bias is laid on it."""
     axis %= x.ndim
-    outer, c = math.prod(x.shape[:axis]), x.shape[axis]  # math.prod: np.prod costs 4 us
+    outer, c = math.prod(x.shape[:axis]), x.shape[axis]  # math.prod: cheaper per call than np.prod
     inner = math.prod(x.shape[axis + 1 :])
     if inner == 1:
         return x.reshape(outer, c), (NO_BIAS if b is None else COLUMN_BIAS), outer, c  # (R, C)
@@ -56,10 +56,10 @@ def _setup(x, b, act, axis, act_params):
 def _writeable(a):
     """``a`` itself, or a writeable alias of a read-only ``a`` (no copy) for the compiled loops.
 
-    Numba compiles every read-only/writeable combination of arguments separately, about 5 s each
-    for these loops (the inlined activations are optimised again). The loops only read their
-    inputs, so a read-only input is handed over as a writeable alias of the same memory; the
-    caller keeps ``a`` alive for the duration of the call.
+    Numba compiles every read-only/writeable combination of arguments separately, seconds each
+    for these loops (the inlined activations are optimised again; bench/README.md has the compile
+    times). The loops only read their inputs, so a read-only input is handed over as a writeable
+    alias of the same memory; the caller keeps ``a`` alive for the duration of the call.
     """
     if a.flags.writeable:
         return a

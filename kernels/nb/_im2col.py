@@ -108,7 +108,7 @@ def _col2im_loop(col, x, kh, kw, sh, sw, ph, pw, oh, ow):
 # window entries of sample n0 + m, so one GEMM per sample writes NCHW output directly. These two
 # loops are serial on purpose: the convolution runs one copy of its pipeline per thread, over its
 # own samples (kernels/_threads.py); a parallel loop between BLAS calls fought the BLAS threads for
-# the two cores (measured 3-10x slower; see bench/README.md).
+# the two cores (it was several times slower: bench/README.md, "Against the targets").
 
 
 @jit()

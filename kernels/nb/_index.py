@@ -1,7 +1,7 @@
 """Index helpers shared by the Numba kernels.
 
 ``_U``: inner-loop indices are cast to this unsigned type, so Numba drops its negative-index
-wraparound check, which otherwise blocks vectorisation (about 1.5-2x on the im2col loops).
+wraparound check, which otherwise blocks vectorisation (bench/README.md, Numba design notes).
 """
 
 import numpy as np

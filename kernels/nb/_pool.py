@@ -32,8 +32,8 @@ def _max_loop(x, y, arg, scratch, kh, kw, sh, sw, ph, pw):
     wins once, like ``np.argmax``. Strides 1 and 2 get their own loops with a constant stride,
     which LLVM vectorises with plain or interleaved loads instead of gathers. The loops are
     written out here and index the whole arrays: a row view, or an array passed to a helper,
-    costs atomic reference-count updates on arrays that both threads use (measured: 1.6x slower
-    on x(100,30,24,24), 2.2x on (32,192,27,27)).
+    costs atomic reference-count updates on arrays that both threads use, which slowed these
+    loops down markedly (bench/README.md, Numba design notes).
     """
     n, c, h, w = x.shape
     oh, ow = y.shape[2:]
