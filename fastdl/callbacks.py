@@ -7,25 +7,32 @@ training (after the current batch), ``logs`` at an epoch's end holds its metrics
 ``acc``, ``val_loss``, ``val_acc``, ``time``). A custom training loop may call the same hooks.
 """
 
+from __future__ import annotations
+
 import math
 import numbers
+import os
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
+
+from ._typing import FloatArray
 
 
 class Callback:
     """Base class: every hook does nothing."""
 
-    def on_train_begin(self, trainer):
+    def on_train_begin(self, trainer: Any) -> None:
         pass
 
-    def on_batch_end(self, trainer, batch, logs):
+    def on_batch_end(self, trainer: Any, batch: int, logs: Mapping[str, Any]) -> None:
         pass
 
-    def on_epoch_end(self, trainer, epoch, logs):
+    def on_epoch_end(self, trainer: Any, epoch: int, logs: Mapping[str, Any]) -> None:
         pass
 
-    def on_train_end(self, trainer):
+    def on_train_end(self, trainer: Any) -> None:
         pass
 
 
@@ -43,19 +50,20 @@ class TerminateOnNaN(Callback):
         before the first ``on_epoch_end``), or ``(None, None)``.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
+        self.stopped: tuple[int | None, int | None] = (None, None)
+        self._epoch = 0
+
+    def on_train_begin(self, trainer: Any) -> None:
         self.stopped, self._epoch = (None, None), 0
 
-    def on_train_begin(self, trainer):
-        self.stopped, self._epoch = (None, None), 0
-
-    def on_batch_end(self, trainer, batch, logs):
+    def on_batch_end(self, trainer: Any, batch: int, logs: Mapping[str, Any]) -> None:
         loss = logs.get("loss")
         if loss is not None and not math.isfinite(loss):
             self.stopped = (self._epoch, batch)
             trainer.stop_training = True
 
-    def on_epoch_end(self, trainer, epoch, logs):
+    def on_epoch_end(self, trainer: Any, epoch: int, logs: Mapping[str, Any]) -> None:
         self._epoch = epoch + 1
         for key in ("loss", "val_loss"):
             if logs.get(key) is not None and not math.isfinite(logs[key]):
@@ -66,7 +74,7 @@ class TerminateOnNaN(Callback):
 class _Monitor:
     """Tracks the best value of one metric; ``mode='auto'`` minimises losses, maximises acc."""
 
-    def __init__(self, monitor, mode, min_delta):
+    def __init__(self, monitor: str, mode: str, min_delta: float) -> None:
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
         if min_delta < 0:
@@ -74,7 +82,7 @@ class _Monitor:
         self.monitor, self.min_delta = monitor, float(min_delta)
         self.sign = -1.0 if (mode == "max" or (mode == "auto" and "acc" in monitor)) else 1.0
 
-    def value(self, logs):
+    def value(self, logs: Mapping[str, Any]) -> float:
         if self.monitor not in logs or logs[self.monitor] is None:
             available = sorted(k for k, v in logs.items() if v is not None)
             raise KeyError(
@@ -83,7 +91,7 @@ class _Monitor:
             )
         return float(logs[self.monitor])
 
-    def improved(self, value, best):
+    def improved(self, value: float, best: float) -> bool:
         """True if ``value`` beats ``best`` by more than ``min_delta``."""
         return self.sign * (best - value) > self.min_delta
 
@@ -117,18 +125,26 @@ class EarlyStopping(Callback, _Monitor):
     """
 
     def __init__(
-        self, monitor="val_loss", patience=5, min_delta=0.0, mode="auto", restore_best_weights=False
-    ):
+        self,
+        monitor: str = "val_loss",
+        patience: int = 5,
+        min_delta: float = 0.0,
+        mode: str = "auto",
+        restore_best_weights: bool = False,
+    ) -> None:
         _Monitor.__init__(self, monitor, mode, min_delta)
         if isinstance(patience, bool) or not isinstance(patience, numbers.Integral) or patience < 0:
             raise ValueError(f"patience must be an int >= 0, got {patience!r}")
-        self.patience, self.restore_best_weights = int(patience), bool(restore_best_weights)
+        self.patience: int = int(patience)
+        self.restore_best_weights: bool = bool(restore_best_weights)
 
-    def on_train_begin(self, trainer):
-        self.best, self.best_epoch, self.stopped_epoch, self.wait = math.inf, None, None, 0
-        self._best_state = None
+    def on_train_begin(self, trainer: Any) -> None:
+        self.best, self.wait = math.inf, 0
+        self.best_epoch: int | None = None
+        self.stopped_epoch: int | None = None
+        self._best_state: dict[str, FloatArray] | None = None
 
-    def on_epoch_end(self, trainer, epoch, logs):
+    def on_epoch_end(self, trainer: Any, epoch: int, logs: Mapping[str, Any]) -> None:
         value = self.value(logs)
         if math.isfinite(value) and (self.best_epoch is None or self.improved(value, self.best)):
             state = _snapshot(trainer.model) if self.restore_best_weights else None
@@ -140,7 +156,7 @@ class EarlyStopping(Callback, _Monitor):
             self.stopped_epoch = epoch
             trainer.stop_training = True
 
-    def on_train_end(self, trainer):
+    def on_train_end(self, trainer: Any) -> None:
         if self.restore_best_weights and self._best_state is not None:
             _restore(trainer.model, self._best_state)
 
@@ -157,15 +173,23 @@ class ModelCheckpoint(Callback, _Monitor):
     save_best_only : bool
     """
 
-    def __init__(self, path, monitor="val_loss", save_best_only=False, mode="auto", min_delta=0.0):
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        monitor: str = "val_loss",
+        save_best_only: bool = False,
+        mode: str = "auto",
+        min_delta: float = 0.0,
+    ) -> None:
         _Monitor.__init__(self, monitor, mode, min_delta)
         self.path, self.save_best_only = str(path), bool(save_best_only)
-        self.saved = []
+        self.saved: list[str] = []
+        self.best: float | None = None
 
-    def on_train_begin(self, trainer):
+    def on_train_begin(self, trainer: Any) -> None:
         self.best, self.saved = None, []
 
-    def on_epoch_end(self, trainer, epoch, logs):
+    def on_epoch_end(self, trainer: Any, epoch: int, logs: Mapping[str, Any]) -> None:
         from .serialization import save_model
 
         if self.save_best_only:
@@ -178,10 +202,10 @@ class ModelCheckpoint(Callback, _Monitor):
         self.saved.append(path)
 
 
-def _snapshot(model):
+def _snapshot(model: Any) -> dict[str, FloatArray]:
     return {k: np.array(v, copy=True) for k, v in {**model.params, **model.buffers}.items()}
 
 
-def _restore(model, state):
+def _restore(model: Any, state: Mapping[str, FloatArray]) -> None:
     for k, v in {**model.params, **model.buffers}.items():
         v[...] = state[k]

@@ -1,13 +1,22 @@
 """Training loop: ``fit``, ``evaluate``, ``predict`` and the ``History`` they return."""
 
+from __future__ import annotations
+
 import math
 import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 from tqdm.auto import tqdm
 
 from . import losses as _losses
+from ._optimizer import Optimizer
+from ._typing import FloatArray, IntArray, Loss
 from .callbacks import Callback
+from .layers import Layer
+from .regularizers import L1, L2
 
 
 class History:
@@ -24,19 +33,25 @@ class History:
         Epochs run (fewer than asked for when a callback stopped training).
     """
 
-    def __init__(self):
-        self.history = {"loss": [], "acc": [], "val_loss": [], "val_acc": [], "time": []}
-        self.iteration_loss = []
+    def __init__(self) -> None:
+        self.history: dict[str, list[float | None]] = {
+            "loss": [],
+            "acc": [],
+            "val_loss": [],
+            "val_acc": [],
+            "time": [],
+        }
+        self.iteration_loss: list[float] = []
 
     @property
-    def epochs(self):
+    def epochs(self) -> int:
         return len(self.history["loss"])
 
-    def append(self, logs):
+    def append(self, logs: Mapping[str, float | None]) -> None:
         for key in self.history:
             self.history[key].append(logs.get(key))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         last = {k: v[-1] for k, v in self.history.items() if v}
         return f"History(epochs={self.epochs}, last={last})"
 
@@ -44,12 +59,14 @@ class History:
 class _Trainer:
     """What callbacks see: the model and a ``stop_training`` flag."""
 
-    def __init__(self, model):
+    def __init__(self, model: Layer) -> None:
         self.model = model
         self.stop_training = False
 
 
-def _check_xy(x, y, name="x"):
+def _check_xy(
+    x: npt.ArrayLike, y: npt.ArrayLike, name: str = "x"
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
     x = np.asarray(x)
     y = np.asarray(y)
     if x.dtype.kind != "f":
@@ -63,12 +80,14 @@ def _check_xy(x, y, name="x"):
     return x, y
 
 
-def _check_positive_int(name, val):
+def _check_positive_int(name: str, val: Any) -> None:
     if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 1:
         raise ValueError(f"{name} must be a positive int, got {val!r}")
 
 
-def split_validation(x, y, fraction):
+def split_validation(
+    x: npt.NDArray[Any], y: npt.NDArray[Any], fraction: float
+) -> tuple[tuple[npt.NDArray[Any], npt.NDArray[Any]], tuple[npt.NDArray[Any], npt.NDArray[Any]]]:
     """Hold out the last ``fraction`` of the samples: ``((x_train, y_train), (x_val, y_val))``."""
     n_val = int(round(len(x) * fraction))
     if not 0 < n_val < len(x):
@@ -79,29 +98,29 @@ def split_validation(x, y, fraction):
     return (x[:-n_val], y[:-n_val]), (x[-n_val:], y[-n_val:])
 
 
-def _batches(n, batch_size, order):
+def _batches(n: int, batch_size: int, order: IntArray) -> Iterator[IntArray]:
     for start in range(0, n, batch_size):
         yield order[start : start + batch_size]
 
 
 def fit(
-    model,
-    optimizer,
-    x,
-    y,
-    epochs=10,
-    batch_size=100,
+    model: Layer,
+    optimizer: Optimizer,
+    x: npt.ArrayLike,
+    y: npt.ArrayLike,
+    epochs: int = 10,
+    batch_size: int = 100,
     *,
-    loss="softmax_cross_entropy",
-    validation_split=0.0,
-    validation_data=None,
-    shuffle=True,
-    seed=0,
-    callbacks=(),
-    regularizer=None,
-    verbose=1,
-    check_finite=True,
-):
+    loss: str | Loss = "softmax_cross_entropy",
+    validation_split: float = 0.0,
+    validation_data: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
+    shuffle: bool = True,
+    seed: int | None = 0,
+    callbacks: Sequence[Callback] = (),
+    regularizer: L2 | L1 | None = None,
+    verbose: int = 1,
+    check_finite: bool = True,
+) -> History:
     """Train ``model`` with mini-batch gradient descent.
 
     Parameters
@@ -149,6 +168,8 @@ def fit(
     for cb in callbacks:
         if not isinstance(cb, Callback):
             raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}")
+    x_val: npt.NDArray[Any] | None
+    y_val: Any  # set with x_val
     if validation_data is not None:
         x_val, y_val = _check_xy(*validation_data, name="validation_data x")
     elif validation_split > 0:
@@ -184,10 +205,10 @@ def fit(
                 exc = FloatingPointError(
                     _diverged(batch_loss, epoch, epochs, batch, total, optimizer)
                 )
-                exc.history = history
+                exc.history = history  # type: ignore[attr-defined]  # documented above
                 raise exc
             if skip_dx:  # nothing needs the gradient of the input batch
-                model.backward(loss_fn.backward(), input_grad=False)
+                cast(Any, model).backward(loss_fn.backward(), input_grad=False)
             else:
                 model.backward(loss_fn.backward())
             grads, params = model.grads, model.params
@@ -224,7 +245,9 @@ def fit(
     return history
 
 
-def _diverged(loss, epoch, epochs, batch, batches, optimizer):
+def _diverged(
+    loss: float, epoch: int, epochs: int, batch: int, batches: int, optimizer: Optimizer
+) -> str:
     """The message of ``fit``'s error at the first non-finite loss."""
     lr = getattr(optimizer, "lr", None)
     return (
@@ -235,13 +258,13 @@ def _diverged(loss, epoch, epochs, batch, batches, optimizer):
     )
 
 
-def _correct(out, t):
+def _correct(out: npt.NDArray[Any], t: npt.NDArray[Any]) -> int:
     """Number of correct predictions: argmax of ``out`` vs labels or one-hot ``t``."""
     labels = t.argmax(axis=1) if t.ndim == 2 else t
     return int((out.argmax(axis=1) == labels).sum())
 
 
-def predict(model, x, batch_size=1000):
+def predict(model: Layer, x: npt.ArrayLike, batch_size: int = 1000) -> FloatArray:
     """Network outputs in inference mode (``train=False``), computed in batches.
 
     Returns
@@ -256,7 +279,14 @@ def predict(model, x, batch_size=1000):
     return np.concatenate(outs)
 
 
-def evaluate(model, x, y, *, loss="softmax_cross_entropy", batch_size=1000):
+def evaluate(
+    model: Layer,
+    x: npt.ArrayLike,
+    y: npt.ArrayLike,
+    *,
+    loss: str | Loss = "softmax_cross_entropy",
+    batch_size: int = 1000,
+) -> tuple[float, float]:
     """Mean loss and accuracy of ``model`` on ``(x, y)`` in inference mode.
 
     Returns
