@@ -9,6 +9,8 @@ official mirrors (see :func:`download`). Every file goes through the strict read
 instead of giving silently wrong data.
 """
 
+from __future__ import annotations
+
 import gzip
 import hashlib
 import http.client
@@ -20,8 +22,10 @@ import urllib.request
 import zlib
 from importlib import resources
 from pathlib import Path
+from typing import IO, Any, cast
 
 import numpy as np
+import numpy.typing as npt
 
 MNIST_CLASSES = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9")
 FASHION_MNIST_CLASSES = (
@@ -69,13 +73,15 @@ MD5 = {
     },
 }
 
+Split = tuple[npt.NDArray[Any], npt.NDArray[Any]]  # (x, t) of one split
+
 IMAGE_MAGIC = 2051  # 0x00000803: unsigned bytes, 3 dimensions (N, rows, cols)
 LABEL_MAGIC = 2049  # 0x00000801: unsigned bytes, 1 dimension (N,)
 _GZIP_MAGIC = b"\x1f\x8b"
 _TIMEOUT = 60  # seconds per request
 
 
-def read_idx(source):
+def read_idx(source: str | os.PathLike[str] | IO[bytes]) -> npt.NDArray[np.uint8]:
     """Read an unsigned-byte IDX file (gzip-compressed or not) strictly.
 
     Parameters
@@ -112,7 +118,7 @@ def read_idx(source):
     return _parse_idx(_gunzip(data, name), name)
 
 
-def _gunzip(data, name):
+def _gunzip(data: bytes, name: str) -> bytes:
     """Decompress ``data`` if it starts with the gzip magic, else return it unchanged."""
     if not data.startswith(_GZIP_MAGIC):
         return data
@@ -122,7 +128,7 @@ def _gunzip(data, name):
         raise ValueError(f"{name}: truncated or corrupt gzip data ({exc})") from exc
 
 
-def _parse_idx(data, name):
+def _parse_idx(data: bytes, name: str) -> npt.NDArray[np.uint8]:
     """Decode the IDX bytes ``data`` (see :func:`read_idx`)."""
     if len(data) < 4:
         raise ValueError(f"{name}: {len(data)} bytes is too short for an IDX header")
@@ -160,15 +166,15 @@ def _parse_idx(data, name):
 
 
 def load_mnist(
-    path=None,
+    path: str | os.PathLike[str] | None = None,
     *,
-    normalize=True,
-    flatten=True,
-    one_hot_label=False,
-    dtype=np.float32,
-    kind="mnist",
-    download=False,
-):
+    normalize: bool = True,
+    flatten: bool = True,
+    one_hot_label: bool = False,
+    dtype: npt.DTypeLike = np.float32,
+    kind: str = "mnist",
+    download: bool = False,
+) -> tuple[Split, Split]:
     """Load MNIST (or, with ``kind="fashion-mnist"``, Fashion-MNIST) like the textbook.
 
     Parameters
@@ -220,21 +226,22 @@ def load_mnist(
     else:
         names = [os.fspath(p) for p in _dir_files(kind, Path(path), download)]
         arrays = [read_idx(p) for p in names]
-    return tuple(
+    train, test = (
         _split(arrays[i : i + 2], names[i : i + 2], normalize, flatten, one_hot_label, dtype)
         for i in (0, 2)
     )
+    return train, test
 
 
 def load_fashion_mnist(
-    path=None,
+    path: str | os.PathLike[str] | None = None,
     *,
-    normalize=True,
-    flatten=True,
-    one_hot_label=False,
-    dtype=np.float32,
-    download=False,
-):
+    normalize: bool = True,
+    flatten: bool = True,
+    one_hot_label: bool = False,
+    dtype: npt.DTypeLike = np.float32,
+    download: bool = False,
+) -> tuple[Split, Split]:
     """Load Fashion-MNIST: :func:`load_mnist` with ``kind="fashion-mnist"``.
 
     Same parameters, return value ``((x_train, t_train), (x_test, t_test))`` and errors as
@@ -251,7 +258,7 @@ def load_fashion_mnist(
     )
 
 
-def download(name, directory, *, force=False):
+def download(name: str, directory: str | os.PathLike[str], *, force: bool = False) -> Path:
     """Download the four official files of a dataset into ``directory``, verified.
 
     Each file is checked against the official MD5 of its **decompressed** IDX content (table
@@ -293,14 +300,14 @@ def download(name, directory, *, force=False):
     return directory
 
 
-def _fetch(url):
+def _fetch(url: str) -> bytes:
     """Return the bytes served at ``url`` (the only function that touches the network)."""
     request = urllib.request.Request(url, headers={"User-Agent": "fastdl"})
     with urllib.request.urlopen(request, timeout=_TIMEOUT) as response:
         return response.read()
 
 
-def _fetch_verified(name, fname):
+def _fetch_verified(name: str, fname: str) -> bytes:
     """Return the bytes of ``fname`` from the first mirror whose content has the official MD5."""
     expected = MD5[name][fname]
     failures, mismatch = [], False
@@ -326,7 +333,7 @@ def _fetch_verified(name, fname):
     )
 
 
-def _content_md5(data):
+def _content_md5(data: bytes) -> str:
     """MD5 hex digest of the decompressed gzip ``data``, or a note when it is not gzip."""
     try:
         content = gzip.decompress(data)
@@ -335,7 +342,7 @@ def _content_md5(data):
     return hashlib.md5(content, usedforsecurity=False).hexdigest()
 
 
-def _save_atomic(target, data):
+def _save_atomic(target: Path, data: bytes) -> None:
     """Write ``data`` to ``target`` through a temporary file in the same directory."""
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     try:
@@ -347,12 +354,12 @@ def _save_atomic(target, data):
         raise
 
 
-def _check_kind(kind):
+def _check_kind(kind: str) -> None:
     if kind not in MIRRORS:
         raise ValueError(f"unknown dataset {kind!r}; expected one of {sorted(MIRRORS)}")
 
 
-def _read_bundled(kind):
+def _read_bundled(kind: str) -> tuple[list[npt.NDArray[np.uint8]], list[str]]:
     """Read the bundled subset of ``kind`` from the package data; return (arrays, names)."""
     root = resources.files("fastdl.data") / kind
     arrays = []
@@ -362,7 +369,7 @@ def _read_bundled(kind):
     return arrays, [f"fastdl/data/{kind}/{fname} (bundled)" for fname in FILES]
 
 
-def _find(directory):
+def _find(directory: Path) -> tuple[list[Path | None], list[str]]:
     """Return (paths found, official names missing) in ``directory``; .gz names first."""
     found = [
         next((p for p in (directory / f, directory / f[:-3]) if p.is_file()), None) for f in FILES
@@ -370,7 +377,7 @@ def _find(directory):
     return found, [fname for fname, p in zip(FILES, found) if p is None]
 
 
-def _dir_files(kind, directory, download_missing):
+def _dir_files(kind: str, directory: Path, download_missing: bool) -> list[Path]:
     """Paths of the four files of ``kind`` in ``directory``, downloading missing ones if asked."""
     found, missing = _find(directory)
     if missing and download_missing:
@@ -382,10 +389,17 @@ def _dir_files(kind, directory, download_missing):
             f"names without .gz are accepted too); pass download=True to fetch them from the "
             f"official mirrors, or path=None for the bundled 5,000/1,000 subset"
         )
-    return found
+    return cast("list[Path]", found)  # none is missing
 
 
-def _split(arrays, names, normalize, flatten, one_hot, dtype):
+def _split(
+    arrays: list[npt.NDArray[np.uint8]],
+    names: list[str],
+    normalize: bool,
+    flatten: bool,
+    one_hot: bool,
+    dtype: np.dtype[Any],
+) -> Split:
     """Check and convert one split: uint8 images (N, 28, 28) and labels (N,) -> (x, t)."""
     (images, labels), (image_name, label_name) = arrays, names
     for arr, ndim, magic, name in (

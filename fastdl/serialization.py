@@ -6,12 +6,16 @@ and the architecture as a JSON string (``architecture``), read back with
 predictions are identical.
 """
 
+from __future__ import annotations
+
 import json
 import math
 import os
 import zipfile
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from .layers import LAYERS, Sequential
 
@@ -19,7 +23,7 @@ FORMAT = "fastdl-model"
 VERSION = 1
 
 
-def model_to_json(model):
+def model_to_json(model: Sequential) -> str:
     """The architecture of a ``Sequential`` model as a JSON string."""
     if not isinstance(model, Sequential):
         raise TypeError(f"only Sequential models can be saved, got {type(model).__name__}")
@@ -32,14 +36,14 @@ def model_to_json(model):
     return json.dumps({"format": FORMAT, "version": VERSION, "layers": layers}, indent=1)
 
 
-def _declared_entries(kind, config):
+def _declared_entries(kind: str, config: dict[str, Any]) -> int:
     """Entries the parameters and buffers of a layer of ``kind`` with ``config`` will hold.
 
     Counted before the layer is built, so that a file declaring huge layers is refused before
     anything is allocated. Non-integer sizes count 1 here; the layer's constructor rejects them.
     """
 
-    def size(key):
+    def size(key: str) -> int:
         val = config.get(key, 1)
         vals = val if isinstance(val, list) and len(val) == 2 else [val, val]
         if key != "kernel_size":
@@ -55,7 +59,7 @@ def _declared_entries(kind, config):
     return 0
 
 
-def model_from_json(text, max_entries=None):
+def model_from_json(text: str, max_entries: int | None = None) -> Sequential:
     """Build a ``Sequential`` from :func:`model_to_json` output, with all-zero weights.
 
     :func:`load_model` fills in the weights; each layer keeps the recorded ``init`` in its
@@ -80,7 +84,8 @@ def model_from_json(text, max_entries=None):
         specs = arch.get("layers")
         if not isinstance(specs, list):
             raise ValueError(f"'layers' must be a list of layers, got {type(specs).__name__}")
-        layers, declared = [], 0
+        layers: list[Any] = []  # Dense and Conv2D get their recorded init back below
+        declared = 0
         for i, spec in enumerate(specs):
             if not isinstance(spec, dict) or not isinstance(spec.get("config"), dict):
                 raise ValueError(f"layer {i} must be an object with 'type' and a 'config' object")
@@ -105,14 +110,14 @@ def model_from_json(text, max_entries=None):
     return Sequential(layers)
 
 
-def save_model(model, path):
+def save_model(model: Sequential, path: str | os.PathLike[str]) -> None:
     """Write ``model`` (architecture + parameters + buffers) to ``path`` (a ``.npz`` file).
 
     The file is written to a temporary name and renamed, so an interrupted save never leaves a
     truncated model behind.
     """
     path = os.fspath(path)
-    arrays = {"architecture": np.array(model_to_json(model))}
+    arrays: dict[str, Any] = {"architecture": np.array(model_to_json(model))}
     arrays.update({f"param/{k}": v for k, v in model.params.items()})
     arrays.update({f"buffer/{k}": v for k, v in model.buffers.items()})
     tmp = f"{path}.tmp-{os.getpid()}"
@@ -125,7 +130,7 @@ def save_model(model, path):
             os.remove(tmp)
 
 
-def load_model(path):
+def load_model(path: str | os.PathLike[str]) -> Sequential:
     """Read a model written by :func:`save_model`.
 
     Raises
@@ -156,7 +161,7 @@ def load_model(path):
     return model
 
 
-def _load_arrays(path, model, arrays):
+def _load_arrays(path: str, model: Sequential, arrays: dict[str, npt.NDArray[Any]]) -> None:
     targets = {f"param/{k}": v for k, v in model.params.items()}
     targets.update({f"buffer/{k}": v for k, v in model.buffers.items()})
     missing = sorted(set(targets) - set(arrays))
