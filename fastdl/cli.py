@@ -2,8 +2,8 @@
 
 - ``demo``: trains the textbook's SimpleConvNet on the bundled MNIST subset with a progress bar,
   prints the test accuracy, saves a PNG of the learning curves, then a small backend comparison.
-- ``train``: any model / optimizer / initialiser / activation / regularisation on MNIST or
-  Fashion-MNIST (the bundled subset, or the full IDX files with ``--data DIR``).
+- ``train``: any model / optimizer / initialiser / activation / regularisation / loss on MNIST
+  or Fashion-MNIST (the bundled subset, or the full IDX files with ``--data DIR``).
 - ``bench``: the kernel comparison table across the available backends, optional PNG chart.
 - ``experiment NAME``: a training-technique comparison (optimizers, init, batchnorm, ...), its
   Markdown table and PNG plots; see :mod:`fastdl.experiments`.
@@ -20,6 +20,16 @@ from . import _backend, benchmark, callbacks, datasets, models, optimizers, plot
 from .experiments import _cli as experiment_cli
 from .serialization import save_model
 from .training import evaluate, fit, split_validation
+
+# --loss names -> fastdl.losses names
+_LOSSES = {"cross-entropy": "softmax_cross_entropy", "mse": "mse"}
+
+# What main reports in one line (exit status 2): the errors a user's input causes. Option values
+# that fastdl's checks reject (ValueError), files that cannot be read or written (OSError, e.g. a
+# FileNotFoundError for --data), a training run that diverged (FloatingPointError, e.g. from a
+# too-large --lr), a backend that is not available here (BackendError). Any other exception, a
+# TypeError included, is a bug in fastdl and shows its traceback.
+_USER_ERRORS = (ValueError, OSError, FloatingPointError, _backend.BackendError)
 
 
 def _positive_int(text):
@@ -76,7 +86,8 @@ def _init(text):
 
 def _load(args, flatten):
     loader = datasets.load_fashion_mnist if args.dataset == "fashion-mnist" else datasets.load_mnist
-    (x_train, t_train), (x_test, t_test) = loader(args.data, flatten=flatten)
+    one_hot = args.loss == "mse"  # MSE compares the outputs with one-hot rows
+    (x_train, t_train), (x_test, t_test) = loader(args.data, flatten=flatten, one_hot_label=one_hot)
     if args.train_size:
         x_train, t_train = x_train[: args.train_size], t_train[: args.train_size]
     return x_train, t_train, x_test, t_test
@@ -86,12 +97,27 @@ def _build(args):
     kwargs = {"activation": args.activation, "rng": args.seed}
     if args.init is not None:
         kwargs["init"] = args.init
+    output_activation = None if args.output_activation == "none" else args.output_activation
+    if output_activation is not None and args.loss == "cross-entropy":
+        raise ValueError(
+            f"--output-activation {output_activation} with --loss cross-entropy: the "
+            "cross-entropy loss applies softmax to the raw scores itself; use --loss mse, "
+            "or --output-activation none"
+        )
     if args.model == "mlp":
         return models.mlp(
-            784, args.hidden, 10, batchnorm=args.batchnorm, dropout=args.dropout, **kwargs
+            784,
+            args.hidden,
+            10,
+            output_activation=output_activation,
+            batchnorm=args.batchnorm,
+            dropout=args.dropout,
+            **kwargs,
         )
     if args.batchnorm:
-        raise SystemExit("fastdl train: --batchnorm is available for --model mlp only")
+        raise ValueError("--batchnorm is available for --model mlp only")
+    if output_activation is not None:
+        raise ValueError("--output-activation is available for --model mlp only")
     if args.model == "deep-cnn":
         return models.deep_cnn(dropout=args.dropout, **kwargs)
     return models.simple_cnn(**kwargs)
@@ -111,6 +137,7 @@ def _train(args):
         if args.weight_decay
         else None
     )
+    loss = _LOSSES[args.loss]
     x_train, t_train, x_test, t_test = _load(args, flatten=args.model == "mlp")
     cbs = []
     if args.early_stopping:
@@ -124,7 +151,7 @@ def _train(args):
         val_data, held_out = (x_test, t_test), ""
     print(
         f"fastdl train: {args.model} on {args.dataset} ({len(x_train)} training images"
-        f"{held_out}), {opt!r}, backend {_backend.get_backend()}"
+        f"{held_out}), {args.loss} loss, {opt!r}, backend {_backend.get_backend()}"
     )
     start = time.perf_counter()
     hist = fit(
@@ -134,15 +161,16 @@ def _train(args):
         t_train,
         args.epochs,
         args.batch_size,
+        loss=loss,
         seed=args.seed,
         callbacks=cbs,
         regularizer=reg,
         verbose=0 if args.quiet else 1,
         validation_data=val_data,
     )
-    loss, acc = evaluate(model, x_test, t_test)
+    test_loss, acc = evaluate(model, x_test, t_test, loss=loss)
     print(
-        f"test accuracy {acc:.4f} (loss {loss:.4f}) after {hist.epochs} epochs, "
+        f"test accuracy {acc:.4f} (loss {test_loss:.4f}) after {hist.epochs} epochs, "
         f"{time.perf_counter() - start:.1f} s"
     )
     png = plots.learning_curves(
@@ -248,7 +276,20 @@ def _parser():
         help="initialiser name or a normal std such as 0.01 "
         "(default: the model's: 0.01 for simple-cnn, he_normal otherwise)",
     )
-    train.add_argument("--activation", default="relu")
+    train.add_argument("--activation", default="relu", help="hidden layers' activation")
+    train.add_argument(
+        "--output-activation",
+        default="none",
+        metavar="ACTIVATION",
+        help="mlp output layer: none (raw scores, default) or an activation such as sigmoid "
+        "(with --loss mse)",
+    )
+    train.add_argument(
+        "--loss",
+        choices=list(_LOSSES),
+        default="cross-entropy",
+        help="cross-entropy (softmax of the scores, default) or mse (against one-hot labels)",
+    )
     train.add_argument(
         "--hidden", type=_sizes, default=(100, 50), help="mlp hidden sizes, comma-separated"
     )
@@ -284,10 +325,14 @@ def _parser():
 
 
 def main(argv=None):
-    """Entry point of the ``fastdl`` console script."""
+    """Entry point of the ``fastdl`` console script; returns the exit status.
+
+    Errors caused by the user's input (see ``_USER_ERRORS``) print one line
+    ``fastdl COMMAND: error: ...`` and return 2; other exceptions propagate with their traceback.
+    """
     args = _parser().parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, TypeError, FileNotFoundError, _backend.BackendError) as exc:
+    except _USER_ERRORS as exc:
         print(f"fastdl {args.command}: error: {exc}", file=sys.stderr)
         return 2

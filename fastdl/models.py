@@ -17,6 +17,7 @@ def mlp(
     output_size=10,
     *,
     activation="relu",
+    output_activation=None,
     init="he_normal",
     batchnorm=False,
     dropout=0.0,
@@ -27,6 +28,9 @@ def mlp(
 ):
     """Multi-layer perceptron ``input -> [Dense(+BN)(+act)(+Dropout)] * len(hidden) -> Dense``.
 
+    The learners' first network (784-100-10, sigmoid on both layers, for an MSE loss on one-hot
+    targets) is ``mlp(784, (100,), 10, activation="sigmoid", output_activation="sigmoid")``.
+
     Parameters
     ----------
     input_size, output_size : int
@@ -34,6 +38,9 @@ def mlp(
         Hidden layer widths, e.g. ``(100, 100, 100, 100)`` for the textbook's 5-layer net.
     activation : str
         Any fastdl activation, fused with the bias when there is no BatchNorm.
+    output_activation : str or None
+        Activation of the output layer (fused with its bias); None gives raw scores (logits),
+        what ``"softmax_cross_entropy"`` expects. ``act_params`` apply to ``activation`` only.
     init : str, float or callable
         Weight initialiser (a float is a normal std, e.g. 0.01).
     batchnorm : bool
@@ -64,7 +71,7 @@ def mlp(
         if dropout:
             layers.append(Dropout(dropout, dropout_mode, rng=rng))
         width = size
-    layers.append(Dense(width, output_size, init=init, rng=rng, dtype=dtype))
+    layers.append(Dense(width, output_size, output_activation, init=init, rng=rng, dtype=dtype))
     return Sequential(layers)
 
 

@@ -40,6 +40,30 @@ def test_mlp_structure():
     np.testing.assert_array_equal(model.params["0.b"], 0)
 
 
+def test_mlp_output_activation():
+    assert mlp().layers[-1].activation is None  # raw scores for softmax cross-entropy
+    model = mlp(784, (100,), 10, activation="sigmoid", output_activation="sigmoid", init=0.5)
+    assert [(d.in_features, d.out_features, d.activation) for d in model.layers] == [
+        (784, 100, "sigmoid"),
+        (100, 10, "sigmoid"),
+    ]
+    x = np.random.default_rng(0).random((4, 784), dtype=np.float32)
+
+    def sigmoid(z):
+        return 1 / (1 + np.exp(-z))
+
+    p = {k: v.astype(np.float64) for k, v in model.params.items()}
+    expected = sigmoid(sigmoid(x @ p["0.W"] + p["0.b"]) @ p["1.W"] + p["1.b"])
+    np.testing.assert_allclose(model.forward(x, train=False), expected, rtol=1e-5)
+    # act_params belong to the hidden activation only
+    elu = mlp(20, (8,), 3, activation="elu", output_activation="tanh", alpha=0.3)
+    assert (elu[1].activation, elu[1].act_params) == ("tanh", {})
+    bn = mlp(20, (8,), 3, batchnorm=True, output_activation="sigmoid")
+    assert _types(bn) == [Dense, BatchNorm, Activation, Dense] and bn[3].activation == "sigmoid"
+    with pytest.raises(ValueError, match="unknown activation"):
+        mlp(output_activation="softmax")
+
+
 def test_mlp_with_batchnorm_and_dropout():
     model = mlp(20, (8, 6), 3, batchnorm=True, dropout=0.25, dropout_mode="textbook")
     group = [Dense, BatchNorm, Activation, Dropout]

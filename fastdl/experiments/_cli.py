@@ -4,10 +4,12 @@ import argparse
 import contextlib
 import os
 import sys
+from typing import Any
 
 from .. import _backend
 from . import EXPERIMENTS, run
 from ._common import DATASETS, DEFAULT_OUT
+from ._runner import SHARED
 
 # Options passed to the experiment only when given, so each experiment keeps its own defaults.
 _OPTIONAL = ("epochs", "train_size", "batch_size", "lr", "trials", "workers")
@@ -70,8 +72,16 @@ def add_parser(subparsers):
 def main(args):
     """Run the experiment named in ``args``; print its table and the files written."""
     options = {k: getattr(args, k) for k in _OPTIONAL if getattr(args, k) is not None}
+    # run() raises TypeError for an option the experiment does not take, as Python does for a
+    # keyword; here it is the user's input, reported in one line (fastdl.cli lets a TypeError
+    # show its traceback, as a bug)
+    foreign = sorted(set(options) - set(SHARED) - set(EXPERIMENTS[args.name].defaults))
+    if foreign:
+        given = ", ".join("--" + k.replace("_", "-") for k in foreign)
+        print(f"fastdl experiment: error: {args.name} takes no option {given}", file=sys.stderr)
+        return 2
     try:
-        client = _dask_client(args.scheduler) if args.scheduler else contextlib.nullcontext()
+        client: Any = _dask_client(args.scheduler) if args.scheduler else contextlib.nullcontext()
     except (ImportError, OSError) as exc:  # no Dask; no scheduler answering at that address
         print(f"fastdl experiment: error: {exc}", file=sys.stderr)
         return 2
