@@ -32,6 +32,8 @@ name                what it compares
 ==================  =================================================================
 """
 
+from typing import Any
+
 from . import (
     activations,
     batchnorm,
@@ -57,7 +59,7 @@ EXPERIMENTS = {
 }
 
 
-def run(name, **options):
+def run(name: str, **options: Any) -> ExperimentResult:
     """Run the experiment ``name`` and return its :class:`ExperimentResult`.
 
     Parameters

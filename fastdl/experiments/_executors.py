@@ -16,11 +16,12 @@ import contextlib
 import sys
 from concurrent.futures import BrokenExecutor, ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
+from typing import Any
 
 from .. import _backend
 from ._threads import one_thread
 
-_KEPT = {}  # in a process of the default pool: the data handed over when it started
+_KEPT: dict[str, Any] = {}  # in a process of the default pool: the data handed over when it started
 
 
 class _Kept:

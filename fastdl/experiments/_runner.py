@@ -5,9 +5,12 @@ and defaults, its configurations, how one configuration trains (returning an :cl
 its table columns and its plots. Calling an instance runs it (``EXPERIMENTS["init"](epochs=5)``).
 """
 
+from __future__ import annotations
+
 import dataclasses
 import os
 import time
+from typing import Any, ClassVar
 
 from tqdm.auto import tqdm
 
@@ -18,7 +21,7 @@ from ._executors import completed
 # The options every experiment takes, and their defaults (an experiment may change those of
 # epochs, train_size and batch_size). The first seven are settings recorded with the results;
 # the last four say where and how the tasks run and do not change the numbers.
-SHARED = {
+SHARED: dict[str, Any] = {
     "dataset": "mnist",
     "data": None,
     "epochs": None,
@@ -50,8 +53,8 @@ class Outcome:
     """
 
     label: str
-    row: dict
-    series: dict
+    row: dict[str, Any]
+    series: dict[str, list[Any]]
 
 
 @dataclasses.dataclass
@@ -78,11 +81,11 @@ class ExperimentResult:
     """
 
     name: str
-    settings: dict
-    rows: list
-    series: dict
+    settings: dict[str, Any]
+    rows: list[dict[str, Any]]
+    series: dict[str, dict[str, list[Any]]]
     table: str
-    files: list
+    files: list[str]
     wall_time: float
 
 
@@ -108,12 +111,12 @@ class Experiment:
         matplotlib figure, saved as ``<out>/<name>-<suffix>.png``.
     """
 
-    name = ""
-    title = ""
-    defaults = {}
-    columns = []
-    progress = ""
-    plots = ()
+    name: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    defaults: ClassVar[dict[str, Any]] = {}
+    columns: ClassVar[list[tuple[str, str, str]]] = []
+    progress: ClassVar[str] = ""
+    plots: ClassVar[tuple[str, ...]] = ()
 
     def check(self, settings):
         """Validate or normalise the experiment's own settings (in place)."""
@@ -142,7 +145,7 @@ class Experiment:
         """Markdown text written after the table."""
         return ""
 
-    def __call__(self, **options):
+    def __call__(self, **options: Any) -> ExperimentResult:
         """Run the experiment; return its :class:`ExperimentResult`.
 
         Parameters
@@ -205,7 +208,7 @@ class Experiment:
             settings["backend"] = backend
         data = self.load(settings)
 
-        outcomes = [None] * len(configs)
+        outcomes: list[Any] = [None] * len(configs)
         tasks = completed(
             self, configs, settings, data, workers=workers, executor=executor, backend=backend
         )

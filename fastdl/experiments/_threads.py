@@ -8,15 +8,20 @@ place that sets this, through :func:`fastdl.set_num_threads` (kernels and BLAS).
 
 import contextlib
 import threading
+from collections.abc import Iterator
+from typing import Any
 
 from .. import _backend
 
 _lock = threading.Lock()
-_state = {"tasks": 0, "before": None}  # the thread count is per process: the first task sets it
+_state: dict[str, Any] = {
+    "tasks": 0,
+    "before": None,
+}  # the thread count is per process: the first task sets it
 
 
 @contextlib.contextmanager
-def one_thread():
+def one_thread() -> Iterator[None]:
     """Run the ``with`` block with fastdl's kernels and BLAS on one thread.
 
     The count is process-wide: the first task running in this process sets it to 1 and the last

@@ -12,6 +12,8 @@ With large scales the network without BatchNorm can overflow to inf/NaN; its acc
 that of constant predictions, which is the point of the comparison.
 """
 
+from typing import Any
+
 import numpy as np
 
 from .. import models
@@ -84,7 +86,7 @@ class BatchNorm(_runner.Experiment):
 
     def table(self, outcomes, settings):
         """One row per scale: the accuracies without BatchNorm, then with (suffix ``_bn``)."""
-        rows = {}
+        rows: dict[float, dict[str, Any]] = {}
         for outcome in outcomes:
             scale, bn = outcome.row["scale"], outcome.row["bn"]
             row = rows.setdefault(scale, {"scale": scale})

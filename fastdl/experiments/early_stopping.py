@@ -9,6 +9,8 @@ the last epoch without early stopping). All runs start from the same weights and
 batches, so each early-stopped run is a prefix of the run without early stopping.
 """
 
+from typing import Any
+
 import numpy as np
 
 from .. import models
@@ -80,6 +82,8 @@ class EarlyStoppingComparison(_runner.Experiment):
             sets={"train": (x, t), "test": (x_test, t_test)}, callbacks=stop,
             validation_data=val,
         )  # fmt: skip
+        best: Any  # an int: EarlyStopping sets best_epoch at the first finite epoch
+        stopped: int | None
         if patience is None:
             best, stopped = int(np.argmin(s["val_loss"])), None
         else:
