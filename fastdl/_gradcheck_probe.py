@@ -125,7 +125,8 @@ class Differ:
         checked element by element. A half is retried with fresh directions (up to 3 times)
         when neither half fails although their parent did. ``budget`` caps the block checks.
         """
-        found, stack, checks = [], [(0, flat.size)], 0
+        found: list[int] = []
+        stack, checks = [(0, flat.size)], 0
         while stack and len(found) < limit and checks < budget:
             lo, hi = stack.pop()
             if hi - lo <= _LEAF:

@@ -126,7 +126,7 @@ def diagnose(a, n, bad, permuted, values, shape, full, analytic_zero, batch) -> 
             "(is it used in forward at all, or does forward read a copy of it made earlier, "
             "e.g. self.W = W.copy() beside params['W']?)"
         )
-    norm_n = np.linalg.norm(n)
+    norm_n = float(np.linalg.norm(n))
     k = float(a @ n) / norm_n**2
     fits = np.linalg.norm(a - k * n) <= _FIT * np.linalg.norm(a)
     if fits and not _close(k, 1.0) and np.count_nonzero(n) >= 3:  # 1 or 2 values always fit
@@ -155,7 +155,7 @@ def diagnose(a, n, bad, permuted, values, shape, full, analytic_zero, batch) -> 
 class ElementError(NamedTuple):
     """One checked element: its index, both gradient values and their differences."""
 
-    index: tuple
+    index: tuple  # type: ignore[assignment]  # the field shadows tuple.index, by design
     analytic: float
     numeric: float
     abs_err: float

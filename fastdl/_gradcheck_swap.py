@@ -75,7 +75,7 @@ class Swap:
         self.places = []  # (container, key, array, display path)
         self.tuples = []  # (tuple, display path): cannot be updated in place
         self.generators = []  # (generator, original bit-generator state)
-        self.copies = {}  # id(original array) -> working copy
+        self.copies: dict[int, np.ndarray] = {}  # id(original array) -> working copy
         seen = set()
         stack = [(obj, name) for name, obj in roots.items() if _children(obj)]
         while stack:

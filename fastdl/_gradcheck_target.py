@@ -17,6 +17,7 @@ Each gives ``params`` (name -> the user's array), ``forward(x)`` (the output who
 from __future__ import annotations
 
 import inspect
+from typing import Any
 
 import numpy as np
 
@@ -54,7 +55,9 @@ class FunctionPair:
             raise TypeError("with backward=, the first argument must be the forward function f")
         self.f, self.df, self.kwargs = f, backward, kwargs
         self.label = getattr(f, "__name__", type(f).__name__)
-        self.params, self.sources, self.notes = {}, {"x": "backward(dout, x)"}, []
+        self.params: dict[str, Any] = {}
+        self.sources = {"x": "backward(dout, x)"}
+        self.notes: list[str] = []
 
     def forward(self, x):
         return self.f(x, **self.kwargs)
@@ -82,7 +85,7 @@ class LayerTarget:
         self.roots = {"layer": layer, **({"loss": loss} if loss is not None else {})}
         self.notes = []
         self.sources = {"x": "backward(dout)"}
-        self._read = {}  # name -> (reader of the parameter, reader of its gradient)
+        self._read: dict[str, Any] = {}  # name -> (reader of the parameter, reader of its gradient)
         if param_names is not None:
             for name, grad in param_names.items():
                 if not hasattr(layer, name):

@@ -290,7 +290,9 @@ class _Run:
     def __init__(self, target, swap: Swap, x64: np.ndarray, random_seed, opts: dict, n_worst):
         self.target, self.swap, self.x64, self.random_seed = target, swap, x64, random_seed
         self.opts, self.n_worst = opts, n_worst
-        self.dtypes, self.shape, self.scale = set(), None, 0.0
+        self.dtypes: set[np.dtype] = set()
+        self.shape: tuple[int, ...] | None = None
+        self.scale = 0.0
 
     def _call(self, fn, *args):
         if self.random_seed is not None:
