@@ -13,6 +13,10 @@ FASTDL_SANITIZE=address[,undefined]
     with the runtime preloaded, e.g.
     ``LD_PRELOAD=$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0 python ...``
     (``.ci/run`` does this).
+
+On Linux the release build links with ``-Wl,--strip-debug``: Python's own CFLAGS carry ``-g``,
+which makes each extension about five times larger; the symbol table stays, so profilers and
+backtraces still name the functions. The two builds above keep their debug information.
 """
 
 import os
@@ -86,11 +90,14 @@ class BuildExt(build_ext):
         # -fno-math-errno: sqrt is then inlined and vectorises (the optimizer updates; see
         # bench/README.md); fastdl never reads errno.
         unix = ["-O3", "-fno-trapping-math", "-fno-math-errno"]
-        opt = unix if self.compiler.compiler_type == "unix" else []
+        is_unix = self.compiler.compiler_type == "unix"
+        opt = unix if is_unix else []
         if SANITIZE:
             san = [f"-fsanitize={SANITIZE}", "-fno-sanitize-recover=all"]
             opt = ["-O1", "-g", "-fno-omit-frame-pointer", *san]
             lflags = [*lflags, *san]
+        elif not DEBUG and is_unix and sys.platform.startswith("linux"):
+            lflags = [*lflags, "-Wl,--strip-debug"]  # see the module docstring
         for ext in self.extensions:
             ext.extra_compile_args = opt + cflags
             ext.extra_link_args = lflags

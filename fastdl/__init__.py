@@ -35,7 +35,7 @@ from .optimizers import get_optimizer
 from .serialization import load_model, save_model
 from .training import History, evaluate, fit, predict
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one version source: pyproject.toml reads this literal
 
 __all__ = [
     "BackendError",
