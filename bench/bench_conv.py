@@ -86,7 +86,7 @@ def gemm_only(x_shape, w_shape, pad, rng):
     Returns
     -------
     run : callable
-        Runs, per chunk of samples, ``[W | b] @ col`` (forward), ``dy @ col.T`` and
+        Runs, per chunk of samples, ``[W | b] @ col`` (forward), ``col @ dy.T`` and
         ``W.T @ dy`` (backward) with ``np.matmul``, writing into preallocated outputs.
     """
     chunks, k, p = gemm_plan(x_shape, w_shape, 1, pad)
@@ -96,7 +96,7 @@ def gemm_only(x_shape, w_shape, pad, rng):
     col = rng.standard_normal((chunks[0], k + 1, p), dtype=np.float32)
     dy = rng.standard_normal((n, f, p), dtype=np.float32)
     y = np.empty((n, f, p), dtype=np.float32)
-    dwb = np.empty((chunks[0], f, k + 1), dtype=np.float32)
+    dwb = np.empty((chunks[0], k + 1, f), dtype=np.float32)
     dcol = np.empty((chunks[0], k, p), dtype=np.float32)
 
     def run():
@@ -106,7 +106,7 @@ def gemm_only(x_shape, w_shape, pad, rng):
             n0 += m
         n0 = 0
         for m in chunks:
-            np.matmul(dy[n0 : n0 + m], col[:m].transpose(0, 2, 1), out=dwb[:m])
+            np.matmul(col[:m], dy[n0 : n0 + m].transpose(0, 2, 1), out=dwb[:m])
             np.matmul(wt, dy[n0 : n0 + m], out=dcol[:m])
             n0 += m
 

@@ -4,7 +4,8 @@ Compiled loops build one column matrix per image, ``col (C*KH*KW + 1, OH*OW)`` w
 ones, and GEMM stays in NumPy's BLAS (``np.matmul``, one GEMM per image, no transposes):
 
 - forward: ``y[n] = [W | b] @ col[n]`` is NCHW already and includes the bias;
-- backward: ``[dW | db] = sum_n dy[n] @ col[n].T`` (the ones row gives ``db``) and
+- backward: ``[dW | db].T = sum_n col[n] @ dy[n].T`` (the ones row gives ``db``; the window
+  matrix as BLAS's untransposed left operand is the faster order in float32) and
   ``dcol[n] = W.T @ dy[n]``, which ``_col2im_chunk`` adds back into ``dx``.
 
 Images go through in chunks whose columns take about ``_CHUNK_BYTES``, so that each chunk's
@@ -84,17 +85,17 @@ def conv2d_backward(dy, x, w, stride=1, pad=0, need_dx=True):
     dx = np.zeros(x.shape, dtype=x.dtype) if need_dx else None
 
     def run(first, last):
-        grad = np.zeros((f, k + 1), dtype=x.dtype)  # [dW | db] of images first:last
+        grad = np.zeros((k + 1, f), dtype=x.dtype)  # [dW | db].T of images first:last
         dcol = np.empty((geo.chunk if need_dx else 0, k, geo.oh * geo.ow), dtype=x.dtype)
         for lo, hi, col in geo.chunks(x, k + 1, first, last):
-            grad += np.matmul(dy3[lo:hi], col.transpose(0, 2, 1)).sum(axis=0)  # (F, K + 1)
+            grad += np.matmul(col, dy3[lo:hi].transpose(0, 2, 1)).sum(axis=0)  # (K + 1, F)
             if need_dx:
                 d = np.matmul(wt, dy3[lo:hi], out=dcol[: hi - lo])  # (chunk, C*KH*KW, OH*OW)
                 _col2im_chunk(d, dx[lo:hi], *geo.loop_args)
         return grad
 
-    grad = sum(over_samples(x.shape[0], run))  # (F, C*KH*KW + 1)
-    return dx, grad[:, :k].reshape(w.shape), grad[:, k].copy()
+    grad = sum(over_samples(x.shape[0], run))  # (C*KH*KW + 1, F)
+    return dx, grad[:k].T.reshape(w.shape), grad[k].copy()  # dw (F, C, KH, KW), db (F,)
 
 
 class _Geometry:

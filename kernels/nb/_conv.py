@@ -1,17 +1,18 @@
 """2-D convolution, Numba: compiled im2col/col2im per chunk of samples, GEMMs in NumPy's BLAS.
 
-The batch is cut into chunks of ``m`` samples whose window matrix fits in the last-level cache.
-For each chunk a compiled loop writes ``col (m, C*KH*KW + 1, OH*OW)`` (one block per sample, its
-last row all ones) and one GEMM per sample, ``[W | b] (F, C*KH*KW + 1) @ col[s]``, writes
-``y[n0 + s] (F, OH*OW)``: the output is NCHW without a transpose and the bias rides in the GEMM.
-Backward reuses the layout: ``dy[s] @ col[s].T`` gives ``[dW | db]`` of the sample (the ones row
-sums ``dy`` into ``db``), ``W.T @ dy[s]`` gives the sample's ``dcol``, and a compiled col2im adds it
-into ``dx``. Without a bias the forward pass leaves out the ones row. The batch is split into
-one range of samples per thread (``fastdl._kernels._threads``: as many threads as BLAS had, BLAS
-on one thread meanwhile); each thread runs this pipeline for its samples with its own buffers,
-the compiled loops serial and without the GIL. Backward adds the threads' partial ``[dW | db]``
-in thread order. :func:`gemm_plan` gives the chunks and GEMM shapes, so that the benchmarks can
-time these GEMMs alone.
+The batch is cut into chunks of ``m`` samples whose window matrix fits in the last-level cache. For
+each chunk a compiled loop writes ``col (m, C*KH*KW + 1, OH*OW)`` (one block per sample, its last
+row all ones) and one GEMM per sample, ``[W | b] (F, C*KH*KW + 1) @ col[s]``, writes ``y[n0 + s] (F,
+OH*OW)``: the output is NCHW without a transpose and the bias rides in the GEMM. Backward reuses the
+layout: ``col[s] @ dy[s].T`` gives ``[dW | db].T`` of the sample (the ones row sums ``dy`` into
+``db``; this order, the window matrix as BLAS's untransposed left operand, is the faster one in
+float32), ``W.T @ dy[s]`` gives the sample's ``dcol``, and a compiled col2im adds it into ``dx``.
+Without a bias the forward pass leaves out the ones row. The batch is split into one range of
+samples per thread (``fastdl._kernels._threads``: as many threads as BLAS had, BLAS on one thread
+meanwhile); each thread runs this pipeline for its samples with its own buffers, the compiled loops
+serial and without the GIL. Backward adds the threads' partial ``[dW | db]`` in thread order.
+:func:`gemm_plan` gives the chunks and GEMM shapes, so that the benchmarks can time these GEMMs
+alone.
 """
 
 import numpy as np
@@ -129,17 +130,17 @@ def conv2d_backward(dy, x, w, stride=1, pad=0, need_dx=True):
         col = np.empty((m, k + 1, oh * ow), dtype=x.dtype)
         col[:, k] = 1
         dcol = np.empty((m if need_dx else 0, k, oh * ow), dtype=x.dtype)
-        dwb = np.empty((m, f, k + 1), dtype=x.dtype)
-        acc = np.zeros((f, k + 1), dtype=x.dtype)  # [dW | db] of samples first:last
+        dwb = np.empty((m, k + 1, f), dtype=x.dtype)
+        acc = np.zeros((k + 1, f), dtype=x.dtype)  # [dW | db].T of samples first:last
         for n0 in range(first, last, m):
             cm = min(m, last - n0)
             _im2col_t_loop(x, n0, col[:cm], kh, kw, sh, sw, ph, pw, oh, ow)
-            np.matmul(dy3[n0 : n0 + cm], col[:cm].transpose(0, 2, 1), out=dwb[:cm])
+            np.matmul(col[:cm], dy3[n0 : n0 + cm].transpose(0, 2, 1), out=dwb[:cm])
             acc += dwb[:cm].sum(axis=0)
             if need_dx:
                 np.matmul(wt, dy3[n0 : n0 + cm], out=dcol[:cm])
                 _col2im_t_loop(dcol[:cm], dx, n0, kh, kw, sh, sw, ph, pw, oh, ow)
         return acc
 
-    acc = sum(over_samples(n, run))  # (F, C*KH*KW + 1)
-    return dx, acc[:, :k].reshape(w.shape), acc[:, k].copy()  # dw (F, C, KH, KW), db (F,)
+    acc = sum(over_samples(n, run))  # (C*KH*KW + 1, F)
+    return dx, acc[:k].T.reshape(w.shape), acc[k].copy()  # dw (F, C, KH, KW), db (F,)
