@@ -6,9 +6,14 @@ compilation or cache load), a check against the reference, and ``repeat`` timed 
 median is reported. The pytest-benchmark files in ``bench/`` are the thorough version.
 """
 
+from __future__ import annotations
+
 import time
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _backend, functional
 
@@ -71,7 +76,14 @@ def _agree(got, expected):
     )
 
 
-def compare_backends(kernels=None, *, quick=False, repeat=5, dtype=np.float32, seed=0):
+def compare_backends(
+    kernels: Collection[str] | None = None,
+    *,
+    quick: bool = False,
+    repeat: int = 5,
+    dtype: npt.DTypeLike = np.float32,
+    seed: int | None = 0,
+) -> list[dict[str, Any]]:
     """Time kernels on every available backend, checking each result against the reference.
 
     Parameters
@@ -94,7 +106,7 @@ def compare_backends(kernels=None, *, quick=False, repeat=5, dtype=np.float32, s
         If a backend's result disagrees with the reference.
     """
     rng = np.random.default_rng(seed)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for kernel, label, args in _cases(rng, dtype, quick):
         if kernels is not None and kernel not in kernels:
             continue
@@ -124,7 +136,7 @@ def compare_backends(kernels=None, *, quick=False, repeat=5, dtype=np.float32, s
     return rows
 
 
-def format_table(rows):
+def format_table(rows: Iterable[Mapping[str, Any]]) -> str:
     """The rows of :func:`compare_backends` as an aligned text table."""
     header = (
         f"{'kernel':<19} {'shape':<38} {'backend':<8} {'1st call':>10} {'median':>10} {'x ref':>7}"
