@@ -1,31 +1,50 @@
 """Model builders: the textbook's MLP (MultiLayerNet), SimpleConvNet and DeepConvNet."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Callable, Union
+
 import numpy as np
+import numpy.typing as npt
 
-from .layers import BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, Sequential
+from ._typing import InitSpec
+from .layers import (
+    Activation,
+    BatchNorm,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    Layer,
+    MaxPool2D,
+    Sequential,
+)
+
+_SeedOrRng = Union[int, np.random.Generator, None]
 
 
-def _rng(seed_or_rng):
+def _rng(seed_or_rng: _SeedOrRng) -> np.random.Generator:
     if isinstance(seed_or_rng, np.random.Generator):
         return seed_or_rng
     return np.random.default_rng(seed_or_rng)
 
 
 def mlp(
-    input_size=784,
-    hidden=(100, 50),
-    output_size=10,
+    input_size: int = 784,
+    hidden: Sequence[int] = (100, 50),
+    output_size: int = 10,
     *,
-    activation="relu",
-    output_activation=None,
-    init="he_normal",
-    batchnorm=False,
-    dropout=0.0,
-    dropout_mode="inverted",
-    rng=0,
-    dtype=np.float32,
-    **act_params,
-):
+    activation: str = "relu",
+    output_activation: str | None = None,
+    init: InitSpec = "he_normal",
+    batchnorm: bool = False,
+    dropout: float = 0.0,
+    dropout_mode: str = "inverted",
+    rng: _SeedOrRng = 0,
+    dtype: npt.DTypeLike = np.float32,
+    **act_params: float,
+) -> Sequential:
     """Multi-layer perceptron ``input -> [Dense(+BN)(+act)(+Dropout)] * len(hidden) -> Dense``.
 
     The learners' first network (784-100-10, sigmoid on both layers, for an MSE loss on one-hot
@@ -47,46 +66,50 @@ def mlp(
         BatchNorm after each hidden Dense (then the activation follows as its own layer).
     dropout : float in [0, 1)
         Dropout ratio after each hidden activation (0 = none).
-    rng : int or numpy.random.Generator
+    dropout_mode : {"inverted", "textbook"}
+    rng : int, numpy.random.Generator or None
+    dtype : numpy dtype
+        float32 or float64 weights.
+    **act_params
+        Parameters of ``activation`` (``alpha`` for elu and leaky_relu, ``n`` for hswish).
 
     Returns
     -------
-    Sequential taking x of shape (N, input_size), giving scores of shape (N, output_size)
+    Sequential taking x of shape (N, input_size), giving outputs of shape (N, output_size)
     """
-    from .layers import Activation
-
-    rng = _rng(rng)
-    layers, width = [], input_size
+    gen = _rng(rng)
+    layers: list[Layer] = []
+    width = input_size
     for size in hidden:
         if batchnorm:
             layers += [
-                Dense(width, size, init=init, rng=rng, dtype=dtype),
+                Dense(width, size, init=init, rng=gen, dtype=dtype),
                 BatchNorm(size, dtype=dtype),
                 Activation(activation, **act_params),
             ]
         else:
             layers.append(
-                Dense(width, size, activation, init=init, rng=rng, dtype=dtype, **act_params)
+                Dense(width, size, activation, init=init, rng=gen, dtype=dtype, **act_params)
             )
         if dropout:
-            layers.append(Dropout(dropout, dropout_mode, rng=rng))
+            layers.append(Dropout(dropout, dropout_mode, rng=gen))
         width = size
-    layers.append(Dense(width, output_size, output_activation, init=init, rng=rng, dtype=dtype))
+    layers.append(Dense(width, output_size, output_activation, init=init, rng=gen, dtype=dtype))
     return Sequential(layers)
 
 
 def simple_cnn(
-    input_shape=(1, 28, 28),
-    filters=30,
-    kernel_size=5,
-    hidden=100,
-    output_size=10,
+    input_shape: tuple[int, int, int] = (1, 28, 28),
+    filters: int = 30,
+    kernel_size: int = 5,
+    hidden: int = 100,
+    output_size: int = 10,
     *,
-    activation="relu",
-    init=0.01,
-    rng=0,
-    dtype=np.float32,
-):
+    activation: str = "relu",
+    init: InitSpec = 0.01,
+    rng: _SeedOrRng = 0,
+    dtype: npt.DTypeLike = np.float32,
+) -> Sequential:
     """The textbook's SimpleConvNet: conv(30, 5x5) - relu - pool 2x2 - dense 100 - relu - dense.
 
     Parameters
@@ -99,31 +122,31 @@ def simple_cnn(
     -------
     Sequential taking x of shape (N, C, H, W)
     """
-    rng = _rng(rng)
+    gen = _rng(rng)
     c, h, w = input_shape
     oh, ow = h - kernel_size + 1, w - kernel_size + 1
     flat = filters * (oh // 2) * (ow // 2)
     return Sequential(
         [
-            Conv2D(c, filters, kernel_size, 1, 0, activation, init=init, rng=rng, dtype=dtype),
+            Conv2D(c, filters, kernel_size, 1, 0, activation, init=init, rng=gen, dtype=dtype),
             MaxPool2D(2),
             Flatten(),
-            Dense(flat, hidden, activation, init=init, rng=rng, dtype=dtype),
-            Dense(hidden, output_size, init=init, rng=rng, dtype=dtype),
+            Dense(flat, hidden, activation, init=init, rng=gen, dtype=dtype),
+            Dense(hidden, output_size, init=init, rng=gen, dtype=dtype),
         ]
     )
 
 
 def deep_cnn(
-    input_shape=(1, 28, 28),
-    output_size=10,
+    input_shape: tuple[int, int, int] = (1, 28, 28),
+    output_size: int = 10,
     *,
-    activation="relu",
-    init="he_normal",
-    dropout=0.5,
-    rng=0,
-    dtype=np.float32,
-):
+    activation: str = "relu",
+    init: InitSpec = "he_normal",
+    dropout: float = 0.5,
+    rng: _SeedOrRng = 0,
+    dtype: npt.DTypeLike = np.float32,
+) -> Sequential:
     """The textbook's DeepConvNet: six 3x3 convs (16, 16, 32, 32, 64, 64), three 2x2 pools,
     dense 50 with dropout, dense with dropout; He initialisation.
 
@@ -131,11 +154,11 @@ def deep_cnn(
     -------
     Sequential taking x of shape (N, C, H, W) (28x28 for the default geometry)
     """
-    rng = _rng(rng)
+    gen = _rng(rng)
     c = input_shape[0]
 
-    def conv(cin, cout, pad=1):
-        return Conv2D(cin, cout, 3, 1, pad, activation, init=init, rng=rng, dtype=dtype)
+    def conv(cin: int, cout: int, pad: int = 1) -> Conv2D:
+        return Conv2D(cin, cout, 3, 1, pad, activation, init=init, rng=gen, dtype=dtype)
 
     h = input_shape[1]
     h = ((h // 2 + 2) // 2) // 2  # pool, conv with pad 2 (+2), pool, pool
@@ -153,12 +176,16 @@ def deep_cnn(
             conv(64, 64),
             MaxPool2D(2),
             Flatten(),
-            Dense(64 * h * w, 50, activation, init=init, rng=rng, dtype=dtype),
-            Dropout(dropout, rng=rng),
-            Dense(50, output_size, init=init, rng=rng, dtype=dtype),
-            Dropout(dropout, rng=rng),
+            Dense(64 * h * w, 50, activation, init=init, rng=gen, dtype=dtype),
+            Dropout(dropout, rng=gen),
+            Dense(50, output_size, init=init, rng=gen, dtype=dtype),
+            Dropout(dropout, rng=gen),
         ]
     )
 
 
-MODELS = {"mlp": mlp, "simple-cnn": simple_cnn, "deep-cnn": deep_cnn}
+MODELS: dict[str, Callable[..., Sequential]] = {
+    "mlp": mlp,
+    "simple-cnn": simple_cnn,
+    "deep-cnn": deep_cnn,
+}
