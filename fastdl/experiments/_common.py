@@ -63,7 +63,9 @@ class _Evaluator(Callback):
 
     def __init__(self, sets):
         self.sets = sets
-        self.series = {f"{name}_{m}": [] for name in sets for m in ("loss", "acc")}
+        self.series: dict[str, list[float]] = {
+            f"{name}_{m}": [] for name in sets for m in ("loss", "acc")
+        }
 
     def on_epoch_end(self, trainer, epoch, logs):
         for name, (x, t) in self.sets.items():
