@@ -9,17 +9,28 @@
   Markdown table and PNG plots; see :mod:`fastdl.experiments`.
 """
 
+from __future__ import annotations
+
 import argparse
 import math
 import os
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
+from typing import Any, Callable, TypeVar
+
+import numpy.typing as npt
 
 from . import _backend, benchmark, callbacks, datasets, models, optimizers, plots, regularizers
+from ._typing import FloatArray
+from .callbacks import Callback
 from .experiments import _cli as experiment_cli
+from .layers import Sequential
 from .serialization import save_model
 from .training import evaluate, fit, split_validation
+
+_T = TypeVar("_T")
 
 # --loss names -> fastdl.losses names
 _LOSSES = {"cross-entropy": "softmax_cross_entropy", "mse": "mse"}
@@ -32,17 +43,19 @@ _LOSSES = {"cross-entropy": "softmax_cross_entropy", "mse": "mse"}
 _USER_ERRORS = (ValueError, OSError, FloatingPointError, _backend.BackendError)
 
 
-def _positive_int(text):
+def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
     return value
 
 
-def _checked(convert, ok, what):
+def _checked(
+    convert: Callable[[str], _T], ok: Callable[[_T], bool], what: str
+) -> Callable[[str], _T]:
     """An argparse type: ``convert(text)``, rejected unless ``ok(value)``; ``what`` says why."""
 
-    def parse(text):
+    def parse(text: str) -> _T:
         value = convert(text)
         if not ok(value):
             raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
@@ -57,7 +70,7 @@ _fraction = _checked(float, lambda v: 0 <= v < 1, "in [0, 1)")
 _non_negative_float = _checked(float, lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
 
 
-def _sizes(text):
+def _sizes(text: str) -> tuple[int, ...]:
     try:
         sizes = tuple(_positive_int(part) for part in text.split(","))
     except (ValueError, argparse.ArgumentTypeError):
@@ -67,7 +80,7 @@ def _sizes(text):
     return sizes
 
 
-def _writable_dir(path):
+def _writable_dir(path: str) -> None:
     """Create ``path`` if needed and check that a file can be written there (before training)."""
     try:
         os.makedirs(path, exist_ok=True)
@@ -77,14 +90,17 @@ def _writable_dir(path):
         raise ValueError(f"--out {path!r} is not a writable directory ({exc})") from exc
 
 
-def _init(text):
+def _init(text: str) -> float | str:
     try:
         return float(text)
     except ValueError:
         return text
 
 
-def _load(args, flatten):
+def _load(
+    args: argparse.Namespace, flatten: bool
+) -> tuple[FloatArray, npt.NDArray[Any], FloatArray, npt.NDArray[Any]]:
+    """``(x_train, t_train, x_test, t_test)``; labels (N,) int64, or (N, 10) one-hot for MSE."""
     loader = datasets.load_fashion_mnist if args.dataset == "fashion-mnist" else datasets.load_mnist
     one_hot = args.loss == "mse"  # MSE compares the outputs with one-hot rows
     (x_train, t_train), (x_test, t_test) = loader(args.data, flatten=flatten, one_hot_label=one_hot)
@@ -93,8 +109,8 @@ def _load(args, flatten):
     return x_train, t_train, x_test, t_test
 
 
-def _build(args):
-    kwargs = {"activation": args.activation, "rng": args.seed}
+def _build(args: argparse.Namespace) -> Sequential:
+    kwargs: dict[str, Any] = {"activation": args.activation, "rng": args.seed}
     if args.init is not None:
         kwargs["init"] = args.init
     output_activation = None if args.output_activation == "none" else args.output_activation
@@ -123,7 +139,7 @@ def _build(args):
     return models.simple_cnn(**kwargs)
 
 
-def _train(args):
+def _train(args: argparse.Namespace) -> int:
     # every option is checked (the model, optimizer and output directory made) before the data
     # is read and training starts
     _writable_dir(args.out)
@@ -139,7 +155,7 @@ def _train(args):
     )
     loss = _LOSSES[args.loss]
     x_train, t_train, x_test, t_test = _load(args, flatten=args.model == "mlp")
-    cbs = []
+    cbs: list[Callback] = []
     if args.early_stopping:
         cbs.append(
             callbacks.EarlyStopping("val_loss", args.early_stopping, restore_best_weights=True)
@@ -185,7 +201,7 @@ def _train(args):
     return 0
 
 
-def _demo(args):
+def _demo(args: argparse.Namespace) -> int:
     print(f"fastdl demo: backends available here: {', '.join(_backend.available_backends())}")
     (x_train, t_train), (x_test, t_test) = datasets.load_mnist(flatten=False)
     model = models.simple_cnn(init="he_normal", rng=args.seed)
@@ -220,7 +236,7 @@ def _demo(args):
     return 0
 
 
-def _bench(args):
+def _bench(args: argparse.Namespace) -> int:
     kernels = set(args.kernels.split(",")) if args.kernels else None
     if kernels and not kernels <= set(_backend.FAMILIES):
         raise SystemExit(
@@ -242,7 +258,7 @@ def _bench(args):
     return 0
 
 
-def _parser():
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fastdl", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -324,7 +340,7 @@ def _parser():
     return parser
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``fastdl`` console script; returns the exit status.
 
     Errors caused by the user's input (see ``_USER_ERRORS``) print one line
