@@ -13,11 +13,16 @@ Conventions
   mini-batches.
 """
 
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from .. import datasets
 from ..callbacks import Callback
-from ..plots import _figure, _save
+from ..plots import _figure, _Path, _save
 from ..training import evaluate, fit
 
 DEFAULT_OUT = "fastdl-out"
@@ -190,7 +195,9 @@ def smooth(values, window=21):
     return np.arange(len(y)) + (window - 1) / 2, y
 
 
-def figure(nrows, ncols, width=5.0, height=3.6, **kwargs):
+def figure(
+    nrows: int, ncols: int, width: float = 5.0, height: float = 3.6, **kwargs: Any
+) -> tuple[Figure, npt.NDArray[Any]]:
     """A matplotlib ``Figure`` (not pyplot's) with an ``(nrows, ncols)`` array of axes.
 
     ``width`` and ``height`` are inches per axes; ``kwargs`` go to ``Figure.subplots``.
@@ -198,19 +205,19 @@ def figure(nrows, ncols, width=5.0, height=3.6, **kwargs):
     return _figure(nrows, ncols, width, height, **kwargs)
 
 
-def save(fig, path):
+def save(fig: Figure, path: _Path) -> str:
     """Save ``fig`` to the PNG ``path``; returns the path."""
     return _save(fig, path)
 
 
-def integer_ticks(ax):
+def integer_ticks(ax: Axes) -> None:
     """Integer ticks on the x axis (epochs)."""
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
-def epochs_axis(ax, ylabel, title=""):
+def epochs_axis(ax: Axes, ylabel: str, title: str = "") -> None:
     """Label an axis whose x is the 1-based epoch."""
     integer_ticks(ax)
     ax.set_xlabel("epoch")
