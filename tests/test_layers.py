@@ -4,10 +4,13 @@ Expected values come from formulas written out here (or from PyTorch), never fro
 """
 
 import copy
+import importlib
+import pkgutil
 
 import numpy as np
 import pytest
 
+import fastdl.layers
 from fastdl import functional as F
 from fastdl.layers import (
     LAYERS,
@@ -19,6 +22,7 @@ from fastdl.layers import (
     Dense,
     Dropout,
     Flatten,
+    Layer,
     MaxPool2D,
     Sequential,
 )
@@ -716,3 +720,32 @@ def test_conv2d_bias_relu_matches_torch():
     np.testing.assert_allclose(layer.backward(dout), tx.grad.numpy(), rtol=1e-11, atol=1e-12)
     np.testing.assert_allclose(layer.grads["W"], tw.grad.numpy(), rtol=1e-11, atol=1e-12)
     np.testing.assert_allclose(layer.grads["b"], tb.grad.numpy(), rtol=1e-11, atol=1e-12)
+
+
+def test_each_layer_module_holds_one_kind():
+    """One concept per file: the public layer classes each module of fastdl/layers defines."""
+    expected = {
+        "activation": {Activation},
+        "conv": {Conv2D},
+        "dense": {Dense},
+        "dropout": {Dropout},
+        "normalization": {BatchNorm},
+        "pooling": {AvgPool2D, MaxPool2D},
+        "reshape": {Flatten},
+        "sequential": {Sequential},
+    }
+    found = {}
+    for info in pkgutil.iter_modules(fastdl.layers.__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"fastdl.layers.{info.name}")
+        found[info.name] = {
+            obj
+            for name, obj in vars(module).items()
+            if isinstance(obj, type)
+            and issubclass(obj, Layer)
+            and obj.__module__ == module.__name__
+            and not name.startswith("_")
+        }
+    assert found == expected
+    assert set(LAYERS.values()) | {Sequential} == set().union(*expected.values())
