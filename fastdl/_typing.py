@@ -1,4 +1,4 @@
-"""Type aliases for fastdl's annotations: arrays, shapes and window arguments."""
+"""Types of fastdl's annotations: arrays, shapes, window arguments, initialisers, losses."""
 
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, Union
@@ -10,7 +10,6 @@ FloatArray = npt.NDArray[np.floating[Any]]  # float32 or float64
 IntArray = npt.NDArray[np.integer[Any]]
 IntPair = Union[int, tuple[int, int]]  # a size, stride or pad: one int for both axes or (h, w)
 Shape = tuple[int, ...]
-Shape4 = tuple[int, int, int, int]  # (N, C, H, W)
 ShapeLike = Union[int, Sequence[int]]  # an initialiser's ``shape``
 Initializer = Callable[..., FloatArray]  # ``init(shape, rng, dtype=np.float32)``
 InitSpec = Union[str, float, Initializer]  # a name, a normal std or an initialiser
