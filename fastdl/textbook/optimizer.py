@@ -6,6 +6,8 @@ textbook's arithmetic in the textbook's order, so float64 results are bitwise th
 temporaries go into two scratch arrays per parameter instead of a new array per operation.
 """
 
+from typing import ClassVar
+
 import numpy as np
 
 __all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"]
@@ -15,7 +17,7 @@ class _InPlace:
     """Per-key state (zeros like each parameter, made on the first update, as the textbook's
     ``v``, ``h``, ``m``) and two scratch arrays per key, reused across steps."""
 
-    state_names = ()  # attributes holding a dict of per-key state arrays
+    state_names: ClassVar[tuple[str, ...]] = ()  # attributes holding per-key state dicts
 
     def __init__(self):
         self._bufs = {}
