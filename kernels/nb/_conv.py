@@ -2,15 +2,15 @@
 
 The batch is cut into chunks of ``m`` samples whose window matrix fits in the last-level cache. For
 each chunk a compiled loop writes ``col (m, C*KH*KW + 1, OH*OW)`` (one block per sample, its last
-row all ones) and one GEMM per sample, ``[W | b] (F, C*KH*KW + 1) @ col[s]``, writes ``y[n0 + s] (F,
-OH*OW)``: the output is NCHW without a transpose and the bias rides in the GEMM. Backward reuses the
-layout: ``col[s] @ dy[s].T`` gives ``[dW | db].T`` of the sample (the ones row sums ``dy`` into
-``db``; this order, the window matrix as BLAS's untransposed left operand, is the faster one in
-float32), ``W.T @ dy[s]`` gives the sample's ``dcol``, and a compiled col2im adds it into ``dx``.
-Without a bias the forward pass leaves out the ones row. The batch is split into one range of
-samples per thread (``fastdl._kernels._threads``: as many threads as BLAS had, BLAS on one thread
-meanwhile); each thread runs this pipeline for its samples with its own buffers, the compiled loops
-serial and without the GIL. Backward adds the threads' partial ``[dW | db]`` in thread order.
+row all ones) and one GEMM per sample, ``[W | b] (F, C*KH*KW + 1) @ col[s]``, writes
+``y[n0 + s] (F, OH*OW)``: the output is NCHW without a transpose and the bias rides in the GEMM.
+Backward reuses the layout: ``col[s] @ dy[s].T`` gives ``[dW | db].T`` of the sample (the ones row
+sums ``dy`` into ``db``; this order, the window matrix as BLAS's untransposed left operand, is the
+faster one in float32), ``W.T @ dy[s]`` gives the sample's ``dcol``, and a compiled col2im adds it
+into ``dx``. Without a bias the forward pass leaves out the ones row. The batch is split into one
+range of samples per thread (``fastdl._kernels._threads``: as many threads as BLAS had, BLAS on one
+thread meanwhile); each thread runs this pipeline for its samples with its own buffers, the compiled
+loops serial and without the GIL. Backward adds the threads' partial ``[dW | db]`` in thread order.
 :func:`gemm_plan` gives the chunks and GEMM shapes, so that the benchmarks can time these GEMMs
 alone.
 """
