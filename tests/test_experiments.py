@@ -5,7 +5,7 @@ import os
 import pathlib
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -268,6 +268,30 @@ def test_a_task_whose_worker_died_is_retried_once_in_a_fresh_pool(tmp_path):
     assert result.rows == [{"n": 1}, {"n": 2}, {"n": 3}]
     with pytest.raises(RuntimeError, match="lost its worker twice"):
         _DiesOnce()(out=str(tmp_path), workers=1, marker=str(tmp_path / "m"), always=True)
+
+
+class _CancelsFirst(ThreadPoolExecutor):
+    """Cancels the first task it is given, as Dask cancels tasks whose scattered data died."""
+
+    def __init__(self):
+        super().__init__(1)
+        self.submitted = 0
+
+    def submit(self, fn, /, *args, **kwargs):
+        self.submitted += 1
+        if self.submitted > 1:
+            return super().submit(fn, *args, **kwargs)
+        future = Future()
+        future.cancel()
+        future.set_running_or_notify_cancel()  # what an executor does to a cancelled task
+        return future
+
+
+def test_a_task_its_executor_cancelled_is_submitted_once_more(tmp_path):
+    with _CancelsFirst() as pool:
+        result = _DiesOnce()(out=str(tmp_path), executor=pool)
+        assert pool.submitted == 4  # three configurations, the cancelled one again
+    assert result.rows == [{"n": 1}, {"n": 2}, {"n": 3}]
 
 
 def test_any_executor_runs_the_tasks_and_rows_follow_the_configurations(tmp_path):

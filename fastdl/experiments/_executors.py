@@ -8,13 +8,15 @@ by configuration, so nothing depends on the order or on which worker ran what.
 The data go to the workers once: the default pool hands them to each process when it starts,
 a Dask executor (``Client.get_executor()``) scatters them to every worker; any other Executor
 gets them with every task (no copy for a thread pool, one pickle per task for a process pool).
-A task whose worker died (the pool is broken, or Dask reports ``KilledWorker``) is submitted
-once more, after the others, to a fresh default pool or to the same executor.
+A task whose worker died (the pool is broken, Dask reports ``KilledWorker``, or the executor
+cancelled it: Dask cancels every task whose scattered data died with the only worker holding them,
+and its active memory manager keeps one copy of data no task is waiting for) is submitted once
+more, after the others, to a fresh default pool or to the same executor, with the data placed anew.
 """
 
 import contextlib
 import sys
-from concurrent.futures import BrokenExecutor, ProcessPoolExecutor, as_completed
+from concurrent.futures import BrokenExecutor, CancelledError, ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from typing import Any
 
@@ -116,12 +118,16 @@ def _dask_client(executor):
 
 
 def _worker_lost():
-    """The exceptions that say a task's worker died: a broken pool, Dask's ``KilledWorker``."""
+    """The exceptions that say a task's worker died.
+
+    A broken pool, Dask's ``KilledWorker``, or a future its executor cancelled (fastdl cancels its
+    own futures only after it has stopped reading them).
+    """
     if sys.modules.get("distributed") is None:
-        return (BrokenExecutor,)
+        return (BrokenExecutor, CancelledError)
     from distributed import KilledWorker
 
-    return (BrokenExecutor, KilledWorker)
+    return (BrokenExecutor, CancelledError, KilledWorker)
 
 
 def _keep(data):
