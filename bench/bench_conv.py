@@ -4,7 +4,9 @@ Run from the repository root::
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE pytest bench/bench_conv.py --benchmark-only
 
-Each group (``conv fwd+bwd x(100,1,28,28) w(30,1,5,5) p0``, ...) times one training step of one
+The shapes are five layers of common networks and every convolution of
+``fastdl.models.deep_cnn`` (batch 100, 28x28 images). Each group
+(``conv fwd+bwd x(100,1,28,28) w(30,1,5,5) p0``, ...) times one training step of one
 float32 layer: ``conv2d_forward`` then ``conv2d_backward`` through ``fastdl.functional``, after
 an untimed warm-up call (Numba compiles or loads its cache there). The contender ``gemm-only``
 is the target's yardstick: exactly the ``np.matmul`` calls the Numba backend makes (same
@@ -25,10 +27,16 @@ from fastdl._kernels.ref import _conv as ref
 # x shape (N, C, H, W), w shape (F, C, KH, KW), pad; stride 1
 SHAPES = [
     ((100, 1, 28, 28), (30, 1, 5, 5), 0),  # LeNet conv1 on MNIST
-    ((100, 16, 28, 28), (16, 16, 3, 3), 1),
+    ((100, 16, 28, 28), (16, 16, 3, 3), 1),  # also deep_cnn's conv 2
     ((64, 3, 32, 32), (32, 3, 3, 3), 1),  # first layer on CIFAR-10
     ((64, 64, 16, 16), (128, 64, 3, 3), 1),
     ((32, 64, 27, 27), (192, 64, 5, 5), 2),  # AlexNet-like conv2
+    # the other convolutions of fastdl.models.deep_cnn at batch 100 on 28x28 images
+    ((100, 1, 28, 28), (16, 1, 3, 3), 1),  # deep_cnn conv 1
+    ((100, 16, 14, 14), (32, 16, 3, 3), 1),  # deep_cnn conv 3
+    ((100, 32, 14, 14), (32, 32, 3, 3), 2),  # deep_cnn conv 4
+    ((100, 32, 8, 8), (64, 32, 3, 3), 1),  # deep_cnn conv 5
+    ((100, 64, 8, 8), (64, 64, 3, 3), 1),  # deep_cnn conv 6
 ]
 LABELS = [f"x({','.join(map(str, x))}) w({','.join(map(str, w))}) p{p}" for x, w, p in SHAPES]
 TOL = {"rtol": 1e-3, "atol": 1e-3}  # float32 sums of up to 1600 products, any order
