@@ -52,6 +52,7 @@ FAMILIES = {
     },
     "softmax_xent_forward": "_softmax",
     "softmax_xent_backward": "_softmax",
+    "matmul": "_gemm",
 }
 
 # What "auto" tries, per kernel, fastest first: bench/README.md has the measurements. Cython was

@@ -60,6 +60,30 @@ def array(
     return a if a.flags.c_contiguous else np.ascontiguousarray(a)
 
 
+def matrices(a: npt.ArrayLike, b: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """Check the operands of a product ``a @ b``: 2-D, one float dtype, inner sizes equal, an
+    output of at most ``MAX_ELEMENTS`` entries. Returns them as arrays, strides kept."""
+    a, b = np.asarray(a), np.asarray(b)
+    for name, m in (("a", a), ("b", b)):
+        if m.dtype not in FLOAT_DTYPES:
+            raise TypeError(f"{name} must be a float32 or float64 array, got dtype {m.dtype}")
+        if m.ndim != 2:
+            raise ValueError(f"{name} must be 2-D, got shape {m.shape}")
+    if a.dtype != b.dtype:
+        raise TypeError(f"mixed dtypes: a is {a.dtype} but b is {b.dtype}; cast them to one dtype")
+    if a.shape[1] != b.shape[0]:
+        raise ValueError(
+            f"a's columns must equal b's rows: a is {a.shape}, b is {b.shape} "
+            f"({a.shape[1]} != {b.shape[0]})"
+        )
+    if a.shape[0] * b.shape[1] > MAX_ELEMENTS:
+        raise ValueError(
+            f"the product of a {a.shape} and b {b.shape} has more than {MAX_ELEMENTS:,} (2**32) "
+            "entries"
+        )
+    return a, b
+
+
 def _int(name: str, v: Any) -> int:
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
         raise TypeError(f"{name} must be an int or a pair of ints, got {v!r}")

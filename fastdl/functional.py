@@ -44,6 +44,7 @@ __all__ = [
     "nadam_update",
     "softmax_xent_forward",
     "softmax_xent_backward",
+    "matmul",
 ]
 
 
@@ -692,3 +693,27 @@ def softmax_xent_backward(
     if not len(probs):
         return np.empty(probs.shape, probs.dtype)
     return _call("softmax_xent_backward", backend, probs, t, scale)
+
+
+def matmul(a: npt.ArrayLike, b: npt.ArrayLike, *, backend: str | None = None) -> FloatArray:
+    """Matrix product ``a @ b``, by BLAS on fastdl's threads.
+
+    The compiled backends hold BLAS at one thread and split a large product by rows over
+    fastdl's threads (:func:`fastdl.set_num_threads`): OpenBLAS's own threads busy-wait after
+    every multi-threaded call and slow the compiled kernels that follow. The ``numpy`` backend
+    is NumPy's ``a @ b`` as it is. Results agree to rounding: OpenBLAS picks its kernel by the
+    matrix sizes, so a split or a thread count can change the last bits.
+
+    Parameters
+    ----------
+    a : float32 or float64 ndarray of shape (M, K), any strides
+    b : ndarray of shape (K, N) and ``a``'s dtype, any strides
+
+    Returns
+    -------
+    c : C-contiguous ndarray of shape (M, N), ``a``'s dtype (zeros when K is 0)
+    """
+    a, b = v.matrices(a, b)
+    if not (a.shape[0] and a.shape[1] and b.shape[1]):
+        return np.zeros((a.shape[0], b.shape[1]), a.dtype)
+    return _call("matmul", backend, a, b)

@@ -21,7 +21,11 @@ The rules
    after each parallel loop; on a machine without spare cores they then take the cores from the
    BLAS threads of the next GEMM (a Dense forward after a compiled kernel ran many times slower:
    bench/README.md, "Design notes (thread model)").
-4. While a convolution splits the batch, BLAS runs on one thread (no pool inside a pool).
+4. BLAS runs on one thread inside fastdl: while a convolution splits the batch (no pool inside a
+   pool), and in fastdl's own GEMMs (:func:`one_blas_thread`; ``kernels/_gemm.py`` splits large
+   ones by rows over fastdl's threads). OpenBLAS's threads busy-wait after every multi-threaded
+   call and then take the cores from the compiled loops that follow (bench/README.md, "Design
+   notes (thread model)").
 5. A child made by ``fork`` after the parent ran a parallel loop runs every kernel serially:
    libgomp's threads do not survive ``fork`` (a parallel loop in the child would hang) and
    Numba's ``omp`` layer kills such a child.
@@ -44,8 +48,8 @@ _state = {
     "blas": None,  # threadpoolctl controller of the BLAS libraries
     "pool": None,  # the convolution split's ThreadPoolExecutor
     "workers": 0,
-    "running": 0,  # convolutions running now
-    "limiter": None,  # BLAS limit of 1 thread while a convolution runs
+    "running": 0,  # convolutions and GEMMs holding BLAS at one thread now
+    "limiter": None,  # BLAS limit of 1 thread while any of them runs
     "threads": None,  # the decided count (None: not decided yet)
     "source": None,  # where the count came from
     "parallel_ran": False,  # a parallel loop (OpenMP or Numba) has run in this process
@@ -149,7 +153,7 @@ def set_num_threads(n):
         if _state["running"] == 0:
             with _controlling_blas() as blas:
                 blas.limit(limits=n)
-        else:  # a convolution holds BLAS at 1 thread: the last one sets n when it returns
+        else:  # BLAS is held at 1 thread: the last holder sets n when it returns
             _state["restore_to"] = n
 
 
@@ -179,7 +183,7 @@ def threads_for(work):
     return count
 
 
-def over_samples(n, run):
+def over_samples(n, run, threads=None):
     """Run ``run(lo, hi)`` on contiguous ranges of ``range(n)``, one per thread.
 
     Parameters
@@ -189,13 +193,15 @@ def over_samples(n, run):
     run : callable
         ``run(lo, hi)`` handles samples ``lo:hi`` and returns a result; ranges never overlap,
         so runs may write disjoint slices of shared outputs.
+    threads : int, optional
+        At most this many threads (default :func:`num_threads`).
 
     Returns
     -------
     results : list
         ``run``'s results, in sample order (one element when it ran in the calling thread).
     """
-    k = min(n, num_threads())
+    k = min(n, num_threads() if threads is None else threads)
     if k <= 1:
         return [run(0, n)]
     cuts = [n * i // k for i in range(k + 1)]
@@ -211,8 +217,30 @@ def over_samples(n, run):
         _leave()
 
 
+@contextlib.contextmanager
+def one_blas_thread():
+    """Run the block with BLAS on one thread; the last block to leave restores BLAS's count.
+
+    Blocks may nest and run in several Python threads at once (rule 4).
+    """
+    with _lock:
+        _hold_blas()
+    try:
+        yield
+    finally:
+        _leave()
+
+
+def _hold_blas():
+    """Count one more holder of BLAS at one thread (the first sets the limit); ``_lock`` held."""
+    if _state["running"] == 0:
+        with _controlling_blas() as blas:
+            _state["limiter"] = blas.limit(limits=1)
+    _state["running"] += 1
+
+
 def _enter(workers):
-    """Count a running convolution (the first limits BLAS to one thread); return the pool.
+    """Count a running convolution (holding BLAS at one thread); return the pool.
 
     A pool too small for ``workers`` is replaced, not shut down: a convolution running at the
     same moment may still submit to it.
@@ -221,15 +249,12 @@ def _enter(workers):
         if _state["workers"] < workers:
             _state["pool"] = ThreadPoolExecutor(workers, thread_name_prefix="fastdl-conv")
             _state["workers"] = workers
-        if _state["running"] == 0:
-            with _controlling_blas() as blas:
-                _state["limiter"] = blas.limit(limits=1)
-        _state["running"] += 1
+        _hold_blas()
         return _state["pool"]
 
 
 def _leave():
-    """The last running convolution restores BLAS's thread count."""
+    """The last holder of BLAS at one thread restores BLAS's thread count."""
     with _lock:
         _state["running"] -= 1
         if _state["running"] == 0:

@@ -105,6 +105,7 @@ AUTO_CHOICES = {
     "nadam_update": _COMPILED_FIRST,
     "softmax_xent_forward": _COMPILED_FIRST,
     "softmax_xent_backward": _COMPILED_FIRST,
+    "matmul": _COMPILED_FIRST,
 }
 
 

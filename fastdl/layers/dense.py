@@ -7,6 +7,7 @@ from typing import Any, Literal, overload
 import numpy as np
 import numpy.typing as npt
 
+from .. import functional as F
 from .._typing import FloatArray, InitSpec
 from ._base import (
     Layer,
@@ -74,7 +75,7 @@ class Dense(_BiasAct, Layer):
                 f"(input shape {x.shape})"
             )
         self._x = x2
-        return self._bias_act_forward(x2 @ self.params["W"])
+        return self._bias_act_forward(F.matmul(x2, self.params["W"]))
 
     @overload
     def backward(self, dout: FloatArray, input_grad: Literal[True] = ...) -> FloatArray: ...
@@ -83,11 +84,11 @@ class Dense(_BiasAct, Layer):
     def backward(self, dout: FloatArray, input_grad: bool = True) -> FloatArray | None:
         """Write ``grads``; return dx (N, ...) like the input, or None if not ``input_grad``."""
         dz, db = self._bias_act_backward(dout)
-        np.matmul(self._x.T, dz, out=self.grads["W"])
+        self.grads["W"][...] = F.matmul(self._x.T, dz)
         self.grads["b"][...] = db
         if not input_grad:
             return None
-        return (dz @ self.params["W"].T).reshape(self._x_shape)  # (N, ...) like the input
+        return F.matmul(dz, self.params["W"].T).reshape(self._x_shape)  # (N, ...) like the input
 
     def config(self) -> dict[str, Any]:
         return {

@@ -7,9 +7,9 @@ reassigns ``layer.W``) is seen; backward writes ``self.dW``, ``self.db``, ``self
 float64 (the textbook's im2col writes into float64 arrays), the others follow NumPy's promotion of
 their operands (float32 images times float64 weights give float64).
 
-Convolution, Pooling and Relu run on :mod:`fastdl.functional`'s compiled kernels; Affine's GEMM is
-NumPy's, and the small passes of Sigmoid, SoftmaxWithLoss, Dropout and BatchNormalization are the
-textbook's NumPy formulas.
+Convolution, Pooling, Relu and Affine's products run on :mod:`fastdl.functional`'s kernels
+(:func:`~fastdl.functional.matmul`: BLAS on fastdl's threads), and the small passes of Sigmoid,
+SoftmaxWithLoss, Dropout and BatchNormalization are the textbook's NumPy formulas.
 
 Differences from the textbook, none of which changes a result: ``Relu.backward`` returns a new
 array instead of writing into ``dout``; ``Pooling`` accepts only ``pad=0`` (the textbook's forward
@@ -54,6 +54,14 @@ def _common_dtype(a, b):
     """Cast ``a`` and ``b`` to their common NumPy dtype (no copy where it already is)."""
     dtype = np.result_type(a, b)
     return a.astype(dtype, copy=False), b.astype(dtype, copy=False)
+
+
+def _dot(a, b):
+    """``np.dot(a, b)`` of 2-D arrays; float products by :func:`fastdl.functional.matmul`."""
+    a, b = _common_dtype(a, b)
+    if a.dtype not in (np.float32, np.float64):  # integers, float16: NumPy's as in the textbook
+        return np.dot(a, b)
+    return F.matmul(a, b)
 
 
 class Relu:
@@ -106,11 +114,11 @@ class Affine:
     def forward(self, x):
         self.original_x_shape = x.shape
         self.x = x.reshape(x.shape[0], -1)  # (N, D)
-        return np.dot(self.x, self.W) + self.b  # (N, M)
+        return _dot(self.x, self.W) + self.b  # (N, M)
 
     def backward(self, dout):
-        dx = np.dot(dout, self.W.T)  # (N, D)
-        self.dW = np.dot(self.x.T, dout)  # (D, M)
+        dx = _dot(dout, self.W.T)  # (N, D)
+        self.dW = _dot(self.x.T, dout)  # (D, M)
         self.db = np.sum(dout, axis=0)  # (M,)
         return dx.reshape(self.original_x_shape)  # (N, ...) like the input
 
