@@ -698,11 +698,13 @@ def softmax_xent_backward(
 def matmul(a: npt.ArrayLike, b: npt.ArrayLike, *, backend: str | None = None) -> FloatArray:
     """Matrix product ``a @ b``, by BLAS on fastdl's threads.
 
-    The compiled backends hold BLAS at one thread and split a large product by rows over
-    fastdl's threads (:func:`fastdl.set_num_threads`): OpenBLAS's own threads busy-wait after
-    every multi-threaded call and slow the compiled kernels that follow. The ``numpy`` backend
-    is NumPy's ``a @ b`` as it is. Results agree to rounding: OpenBLAS picks its kernel by the
-    matrix sizes, so a split or a thread count can change the last bits.
+    Once a fastdl kernel has run on several threads in the process (a convolution, a large
+    activation), the compiled backends hold BLAS at one thread and split a very large product
+    by rows over fastdl's threads (:func:`fastdl.set_num_threads`): OpenBLAS's own threads
+    busy-wait after every multi-threaded call and slow the parallel kernels that follow. Before
+    that, and on the ``numpy`` backend, it is NumPy's ``a @ b`` as it is. Results agree to
+    rounding: OpenBLAS picks its kernel by the matrix sizes and thread count, so the last bits
+    may differ between the two.
 
     Parameters
     ----------

@@ -1,13 +1,16 @@
 """Matrix product on fastdl's threads, for the compiled backends (Numba and Cython share it).
 
-``matmul(a, b)`` is NumPy's ``a @ b`` computed by BLAS held at one thread (rule 4 of
-``kernels/_threads.py``): OpenBLAS's own threads busy-wait after every multi-threaded call and
-then take the cores from the compiled loops that follow, so a Dense layer's GEMM slowed the
-convolutions after it down by half. A product large enough to pay for a second thread is split by
-rows over fastdl's threads instead (:func:`fastdl._kernels._threads.over_samples`), each running a
-one-thread BLAS call on its own rows. The result agrees with an unsplit product to rounding
-(OpenBLAS picks its kernel by the matrix sizes, so the last bits may differ). bench/README.md,
-"Design notes (thread model)", has the measurements behind the split rule.
+``matmul(a, b)`` is NumPy's ``a @ b``. Once a fastdl kernel has run on several threads in the
+process (a convolution split over the batch, a parallel loop), it runs with BLAS held at one
+thread (rule 4 of ``kernels/_threads.py``): OpenBLAS's threads busy-wait after every
+multi-threaded call and then take the cores from the parallel kernels that follow, so in a CNN a
+Dense layer's GEMM slowed the convolutions after it down. Before that (an MLP whose loops are all
+small and serial) BLAS keeps its own threads, which are faster than any split of ours on small
+products. A held product large enough to pay for a second thread is split by rows over fastdl's
+threads (:func:`fastdl._kernels._threads.over_samples`), each running a one-thread BLAS call on
+its own rows. Results agree with NumPy's to rounding: OpenBLAS picks its kernel by the matrix
+sizes and thread count, so the last bits may differ. bench/README.md, "Design notes (thread
+model)", has the measurements behind these rules.
 """
 
 import numpy as np
@@ -16,7 +19,7 @@ from . import _threads
 
 # Split a product over threads when it moves at least this many bytes of multiply-adds
 # (m * k * n * itemsize) and every thread gets at least ROWS_PER_THREAD rows.
-SPLIT_WORK = 1 << 26
+SPLIT_WORK = 1 << 31
 ROWS_PER_THREAD = 8
 
 
@@ -40,6 +43,8 @@ def matmul(a, b):
     -------
     c : C-contiguous ndarray of shape (M, N), ``a``'s dtype
     """
+    if not _threads.parallel_kernels_ran():
+        return np.matmul(a, b)
     m, k = a.shape
     n = b.shape[1]
     c = np.empty((m, n), dtype=a.dtype)

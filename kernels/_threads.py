@@ -21,11 +21,12 @@ The rules
    after each parallel loop; on a machine without spare cores they then take the cores from the
    BLAS threads of the next GEMM (a Dense forward after a compiled kernel ran many times slower:
    bench/README.md, "Design notes (thread model)").
-4. BLAS runs on one thread inside fastdl: while a convolution splits the batch (no pool inside a
-   pool), and in fastdl's own GEMMs (:func:`one_blas_thread`; ``kernels/_gemm.py`` splits large
-   ones by rows over fastdl's threads). OpenBLAS's threads busy-wait after every multi-threaded
-   call and then take the cores from the compiled loops that follow (bench/README.md, "Design
-   notes (thread model)").
+4. BLAS runs on one thread while a convolution splits the batch (no pool inside a pool), and in
+   fastdl's own products (``kernels/_gemm.py``) once a fastdl kernel has run on several threads
+   in the process (:func:`parallel_kernels_ran`, :func:`one_blas_thread`): OpenBLAS's threads
+   busy-wait after every multi-threaded call and then take the cores from the parallel kernels
+   that follow (bench/README.md, "Design notes (thread model)"). Until then (an MLP whose
+   loops are all small) BLAS keeps its own threads.
 5. A child made by ``fork`` after the parent ran a parallel loop runs every kernel serially:
    libgomp's threads do not survive ``fork`` (a parallel loop in the child would hang) and
    Numba's ``omp`` layer kills such a child.
@@ -53,6 +54,7 @@ _state = {
     "threads": None,  # the decided count (None: not decided yet)
     "source": None,  # where the count came from
     "parallel_ran": False,  # a parallel loop (OpenMP or Numba) has run in this process
+    "split_ran": False,  # a convolution or a product has been split over threads (over_samples)
     "forked": False,  # this process was forked after a parallel loop ran
 }
 
@@ -183,6 +185,12 @@ def threads_for(work):
     return count
 
 
+def parallel_kernels_ran():
+    """Whether a fastdl kernel has run on more than one thread in this process (a parallel loop
+    or a split over threads); fastdl's products then keep BLAS at one thread (rule 4)."""
+    return _state["parallel_ran"] or _state["split_ran"]
+
+
 def over_samples(n, run, threads=None):
     """Run ``run(lo, hi)`` on contiguous ranges of ``range(n)``, one per thread.
 
@@ -205,6 +213,7 @@ def over_samples(n, run, threads=None):
     if k <= 1:
         return [run(0, n)]
     cuts = [n * i // k for i in range(k + 1)]
+    _state["split_ran"] = True
     pool = _enter(k - 1)
     try:
         futures = [pool.submit(run, cuts[i], cuts[i + 1]) for i in range(1, k)]

@@ -12,7 +12,7 @@ from fastdl._kernels import _gemm, _threads
 
 # (M, K, N): tiny, odd, a single row or column, tall, wide, and past the split threshold
 SHAPES = [(1, 1, 1), (3, 5, 2), (1, 64, 17), (17, 64, 1), (101, 33, 7), (40, 300, 60)]
-LARGE = (1200, 784, 100)  # 2**26 bytes of multiply-adds in float32 and float64: split on 2 threads
+LARGE = (1200, 784, 1000)  # 2**31 bytes of multiply-adds in float32: split on 2 threads
 
 
 def _fsum_product(a, b):
@@ -62,6 +62,7 @@ def test_every_backend_matches_the_reference(backend, shape, layout, split, dtyp
                                              monkeypatch):  # fmt: skip
     monkeypatch.setattr(_gemm, "SPLIT_WORK", 1 if split else 1 << 62)
     monkeypatch.setattr(_threads, "num_threads", lambda: 2)
+    monkeypatch.setitem(_threads._state, "split_ran", True)  # as after a convolution
     a, b = _operands(rng, shape, dtype, layout)
     before = a.copy(), b.copy()
     c = F.matmul(a, b, backend=backend)
@@ -75,16 +76,20 @@ def test_every_backend_matches_the_reference(backend, shape, layout, split, dtyp
 def test_the_split_rule(monkeypatch):
     monkeypatch.setattr(_threads, "num_threads", lambda: 2)
     assert _gemm.threads_for(*LARGE, 4) == 2
-    assert _gemm.threads_for(100, 784, 100, 4) == 1  # an MLP layer: too small to pay for a thread
-    assert _gemm.threads_for(15, 100_000, 100, 8) == 1  # fewer than 8 rows for the second thread
-    assert _gemm.threads_for(16, 100_000, 100, 8) == 2
+    assert _gemm.threads_for(100, 784, 100, 4) == 1  # a Dense layer: too small to pay for a thread
+    assert _gemm.threads_for(15, 10**6, 100, 8) == 1  # fewer than 8 rows for the second thread
+    assert _gemm.threads_for(16, 10**6, 100, 8) == 2
     monkeypatch.setattr(_threads, "num_threads", lambda: 1)
     assert _gemm.threads_for(*LARGE, 4) == 1
 
 
+@pytest.mark.parametrize("after_parallel", [False, True], ids=["mlp", "after-a-conv"])
 @pytest.mark.parametrize("shape", [SHAPES[-1], LARGE], ids=["serial", "split"])
-def test_blas_runs_on_one_thread_inside_and_gets_its_count_back(shape, monkeypatch):
-    """The compiled backends' products run with BLAS at one thread, split or not."""
+def test_blas_keeps_its_threads_until_a_parallel_kernel_ran_then_one(shape, after_parallel,
+                                                                     monkeypatch):  # fmt: skip
+    """Products in a process where nothing of fastdl ran on several threads use BLAS's own
+    threads; after a parallel kernel they run with BLAS at one thread, split or not, and BLAS
+    gets its count back."""
     if _threads.available_cores() < 2:
         pytest.skip("needs 2 cores to tell BLAS's thread counts apart")
     seen = []
@@ -94,6 +99,8 @@ def test_blas_runs_on_one_thread_inside_and_gets_its_count_back(shape, monkeypat
         seen.append(_threads.describe()["blas_threads"])
         return real(*args, **kwargs)
 
+    monkeypatch.setitem(_threads._state, "parallel_ran", False)
+    monkeypatch.setitem(_threads._state, "split_ran", after_parallel)
     monkeypatch.setattr(_gemm.np, "matmul", spying_matmul)  # _gemm's calls only: np is shared
     a = np.ones(shape[:2], np.float32)
     b = np.ones(shape[1:], np.float32)
@@ -104,13 +111,26 @@ def test_blas_runs_on_one_thread_inside_and_gets_its_count_back(shape, monkeypat
     _threads.set_num_threads(2)
     try:
         c = F.matmul(a, b, backend="cython")
-        assert seen and set(seen) == {1}
         assert _threads.describe()["blas_threads"] == 2
-        assert len(seen) == _gemm.threads_for(*shape, 4)
+        if after_parallel:
+            assert set(seen) == {1}
+            assert len(seen) == _gemm.threads_for(*shape, 4)  # one call per thread
+        else:
+            assert seen == [2]
     finally:
         monkeypatch.undo()
         _threads.set_num_threads(before)
     np.testing.assert_array_equal(c, np.full((shape[0], shape[2]), shape[1], np.float32))
+
+
+def test_a_split_convolution_marks_the_process_parallel(monkeypatch):
+    monkeypatch.setitem(_threads._state, "parallel_ran", False)
+    monkeypatch.setitem(_threads._state, "split_ran", False)
+    monkeypatch.setattr(_threads, "num_threads", lambda: 2)
+    assert not _threads.parallel_kernels_ran()
+    x, w = np.ones((2, 1, 4, 4)), np.ones((1, 1, 3, 3))
+    F.conv2d_forward(x, w, None, backend="cython")
+    assert _threads.parallel_kernels_ran()
 
 
 @pytest.mark.parametrize("m,k,n", [(0, 3, 4), (3, 0, 4), (3, 4, 0)])
