@@ -31,10 +31,13 @@ import conftest  # noqa: E402, F401 - imports PyTorch before fastdl's kernels (s
 def _rounds(contenders, rounds, reps=1):
     """Median seconds per call of each of ``contenders`` (name -> callable), round-robin.
 
-    Each turn times ``reps`` calls in a row (as a training loop makes them) after a pause of
-    ``PAUSE`` seconds, so that the thread pools of the previous contender (PyTorch's OpenMP
-    threads spin after its parallel loops; OpenBLAS's too after a GEMM) have gone to sleep and
-    do not take the cores from the next one.
+    Each turn pauses ``PAUSE`` seconds, so that the thread pools of the previous contender
+    (PyTorch's OpenMP threads spin after its parallel loops; OpenBLAS's too after a GEMM) have
+    gone to sleep and do not take the cores from the next one, makes one untimed call, then
+    times ``reps`` calls in a row (as a training loop makes them). The untimed call matters on
+    this VM: the first multi-threaded call after an idle pause ran up to twice as slow (a conv
+    backward on 2 threads took 15 ms instead of 6.8 ms, each thread as long as one thread doing
+    all of it), which no training loop sees.
     """
     names = list(contenders)
     times = {name: [] for name in names}
@@ -42,6 +45,7 @@ def _rounds(contenders, rounds, reps=1):
         k = r % len(names)
         for name in names[k:] + names[:k]:
             time.sleep(PAUSE)
+            contenders[name]()
             start = time.perf_counter()
             for _ in range(reps):
                 contenders[name]()
