@@ -11,7 +11,8 @@ Importing this package, before any kernel loads, does two process-wide things:
 - sets ``OMP_WAIT_POLICY=PASSIVE`` unless the user set it: libgomp reads it once, when the first
   kernel that uses OpenMP (Cython, or Numba's ``omp`` threading layer) loads it
   (``_threads.py`` says why);
-- asks glibc to keep freed memory for the next training step (``_memory.py``).
+- asks glibc to keep freed memory for the next training step (``_memory.py``: large arrays from
+  the heap, 64 MiB kept at its top).
 """
 
 import os
