@@ -13,6 +13,10 @@ is the target's yardstick: exactly the ``np.matmul`` calls the Numba backend mak
 shapes, same operand layouts, per chunk of samples, see ``kernels/nb/_conv.py:gemm_plan``) on
 preallocated operands, without any of the data movement. PyTorch runs ``conv2d`` and autograd
 for dx, dw, db. Every result is checked against the NumPy reference.
+
+The contenders ``numba`` and ``cython`` run the algorithm ``kernels/_conv_rule.py`` picks; on the
+3x3 stride-1 shapes, ``numba-im2col``, ``numba-winograd``, ``cython-im2col`` and
+``cython-winograd`` run each algorithm whatever the rule says (the measurements behind the rule).
 """
 
 import functools
@@ -20,7 +24,9 @@ import functools
 import numpy as np
 import pytest
 
+import fastdl
 from fastdl import functional
+from fastdl._kernels import _conv_rule, _winograd
 from fastdl._kernels.nb._conv import gemm_plan
 from fastdl._kernels.ref import _conv as ref
 
@@ -81,11 +87,36 @@ def test_conv_forward_backward(benchmark, contender, index):
     step = _step(contender, SHAPES[index][2])
     step(x, w, b, dy)  # warm-up: JIT compilation or cache load
     benchmark.group = f"conv fwd+bwd {LABELS[index]}"
-    y, grads = benchmark(step, x, w, b, dy)
+    _check(*benchmark(step, x, w, b, dy), y_ref, grads_ref)
+
+
+def _check(y, grads, y_ref, grads_ref):
     np.testing.assert_allclose(y, y_ref, **TOL)
     for got, want in zip(grads, grads_ref):
         atol = TOL["atol"] * np.abs(want).max()  # dw sums N*OH*OW products
         np.testing.assert_allclose(got, want, rtol=TOL["rtol"], atol=atol)
+
+
+WINOGRAD_SHAPES = [i for i, (_, w, _) in enumerate(SHAPES) if _winograd.applies(w, 1)]
+
+
+@pytest.mark.parametrize("algorithm", ["im2col", "winograd"])
+@pytest.mark.parametrize("backend", ["numba", "cython"])
+@pytest.mark.parametrize("index", WINOGRAD_SHAPES, ids=[LABELS[i] for i in WINOGRAD_SHAPES])
+def test_conv_algorithm(benchmark, index, backend, algorithm):
+    if backend not in fastdl.available_backends():
+        pytest.skip(f"backend {backend!r} not available")
+    x, w, b, dy, y_ref, grads_ref = _case(index)
+    plain = _step(backend, SHAPES[index][2])
+
+    def step(*args):
+        with _conv_rule.use_algorithm(algorithm):
+            return plain(*args)
+
+    step(x, w, b, dy)
+    benchmark.group = f"conv fwd+bwd {LABELS[index]}"
+    benchmark.extra_info["contender"] = f"{backend}-{algorithm}"
+    _check(*benchmark(step, x, w, b, dy), y_ref, grads_ref)
 
 
 def gemm_only(x_shape, w_shape, pad, rng):

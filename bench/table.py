@@ -19,7 +19,11 @@ import sys
 
 
 def _contender(bench):
-    """The contender of one benchmark: its ``contender``/``how`` parameter, else the last id."""
+    """The contender of one benchmark: its ``extra_info["contender"]``, its ``contender``/``how``
+    parameter, else the last id."""
+    named = (bench.get("extra_info") or {}).get("contender")
+    if named:
+        return str(named)
     params = bench.get("params") or {}
     for key in ("contender", "how"):
         if key in params:

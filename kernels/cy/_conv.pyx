@@ -1,5 +1,9 @@
 """2-D convolution (cross-correlation, as PyTorch's ``conv2d``), Cython: im2col + NumPy's GEMM.
 
+Where ``kernels/_conv_rule.py`` picks Winograd (3x3 filters at stride 1 between at least 16
+channels), the calls go to ``kernels/_winograd.py`` with this backend's tile loops
+(``_winograd.pyx``) instead; the rest of this module is the im2col algorithm.
+
 Compiled loops build one column matrix per image, ``col (C*KH*KW + 1, OH*OW)`` whose last row is
 ones, and GEMM stays in NumPy's BLAS (``np.matmul``, one GEMM per image, no transposes):
 
@@ -21,8 +25,11 @@ from libc.string cimport memcpy, memset
 
 import numpy as np
 
+from .. import _winograd as winograd
 from .._common import out_size, pair
+from .._conv_rule import choose
 from .._threads import over_samples
+from . import _winograd as tile_loops
 
 include "_util.pxi"
 
@@ -43,6 +50,8 @@ def conv2d_forward(x, w, b, stride=1, pad=0):
     -------
     y : ndarray of shape (N, F, OH, OW)
     """
+    if choose(x.shape, w.shape, stride) == "winograd":
+        return winograd.forward(x, w, b, pad, tile_loops)
     f, c, kh, kw = w.shape
     w2 = w.reshape(f, -1)  # (F, C*KH*KW)
     if b is not None:
@@ -77,6 +86,8 @@ def conv2d_backward(dy, x, w, stride=1, pad=0, need_dx=True):
     dw : ndarray of shape (F, C, KH, KW)
     db : ndarray of shape (F,)
     """
+    if choose(x.shape, w.shape, stride) == "winograd":
+        return winograd.backward(dy, x, w, pad, need_dx, tile_loops)
     f, c, kh, kw = w.shape
     k = c * kh * kw
     geo = _Geometry(x, kh, kw, stride, pad)

@@ -1,5 +1,9 @@
 """2-D convolution, Numba: compiled im2col/col2im per chunk of samples, GEMMs in NumPy's BLAS.
 
+Where ``kernels/_conv_rule.py`` picks Winograd (3x3 filters at stride 1 between at least 16
+channels), the calls go to ``kernels/_winograd.py`` with this backend's tile loops
+(``_winograd.py``) instead; the rest of this module is the im2col algorithm.
+
 The batch is cut into chunks of ``m`` samples whose window matrix fits in the last-level cache. For
 each chunk a compiled loop writes ``col (m, C*KH*KW + 1, OH*OW)`` (one block per sample, its last
 row all ones) and one GEMM per sample, ``[W | b] (F, C*KH*KW + 1) @ col[s]``, writes
@@ -17,8 +21,11 @@ alone.
 
 import numpy as np
 
+from .. import _winograd as winograd
 from .._common import out_size, pair
+from .._conv_rule import choose
 from .._threads import over_samples
+from . import _winograd as tile_loops
 from ._im2col import _col2im_t_loop, _im2col_t_loop
 
 # Bytes of one chunk's window matrix: small enough to stay in the 32 MiB shared L3 together with
@@ -73,6 +80,8 @@ def conv2d_forward(x, w, b, stride=1, pad=0):
     -------
     y : ndarray of shape (N, F, OH, OW)
     """
+    if choose(x.shape, w.shape, stride) == "winograd":
+        return winograd.forward(x, w, b, pad, tile_loops)
     (sh, sw), (ph, pw) = pair(stride), pair(pad)
     n = x.shape[0]
     f, _, kh, kw = w.shape
@@ -117,6 +126,8 @@ def conv2d_backward(dy, x, w, stride=1, pad=0, need_dx=True):
     dw : ndarray of shape (F, C, KH, KW)
     db : ndarray of shape (F,)
     """
+    if choose(x.shape, w.shape, stride) == "winograd":
+        return winograd.backward(dy, x, w, pad, need_dx, tile_loops)
     (sh, sw), (ph, pw) = pair(stride), pair(pad)
     n, f, oh, ow = dy.shape
     kh, kw = w.shape[2:]
