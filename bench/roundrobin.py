@@ -10,6 +10,11 @@ Usage (from the repository root)::
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/roundrobin.py [--rounds 15]
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/roundrobin.py --fit --rounds 5
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/roundrobin.py --conv --threads 2
+
+``--conv`` times one float32 conv forward + backward of every ``bench_conv.py`` shape: each
+compiled backend as the rule picks (``cython``, ``numba``), each algorithm forced
+(``cython-im2col``, ``cython-winograd``, ...; Winograd on 3x3 filters only) and PyTorch.
 """
 
 import argparse
@@ -20,10 +25,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_conv as bc  # noqa: E402 - the conv shapes and cases live there
 import bench_train as bt  # noqa: E402 - the step builders live there
 import numpy as np  # noqa: E402
 
 import fastdl  # noqa: E402
+from fastdl._kernels import _conv_rule, _winograd  # noqa: E402
 
 import conftest  # noqa: E402, F401 - imports PyTorch before fastdl's kernels (see there)
 
@@ -88,6 +95,56 @@ def steps(rounds, threads):
     return rows
 
 
+CONV_COLUMNS = [
+    f"{backend}{suffix}"
+    for backend in ("cython", "numba")
+    for suffix in ("", "-im2col", "-winograd")
+] + ["torch"]
+
+
+def _conv_contenders(index):
+    """``name -> step`` for ``bench_conv.SHAPES[index]``, each checked against the reference."""
+    x, w, b, dy, y_ref, grads_ref = bc._case(index)
+    pad = bc.SHAPES[index][2]
+    contenders = {}
+    for name in CONV_COLUMNS:
+        backend, _, algorithm = name.partition("-")
+        if name == "torch" and not bt.HAVE_TORCH:
+            continue
+        if backend in ("cython", "numba") and backend not in fastdl.available_backends():
+            continue
+        if algorithm == "winograd" and not _winograd.applies(w.shape, 1):
+            continue
+        plain = bc._step(backend, pad)
+
+        def step(plain=plain, algorithm=algorithm or "auto"):
+            with _conv_rule.use_algorithm(algorithm):
+                return plain(x, w, b, dy)
+
+        bc._check(*step(), y_ref, grads_ref)
+        contenders[name] = step
+    return contenders
+
+
+def convs(rounds, threads):
+    """Rows of the conv table at ``threads`` threads."""
+    fastdl.set_num_threads(threads)
+    if bt.HAVE_TORCH:
+        import torch
+
+        torch.set_num_threads(threads)
+    rows = []
+    for index, label in enumerate(bc.LABELS):
+        medians = _rounds(_conv_contenders(index), rounds, reps=2)
+        cells = [f"{medians[n] * 1e3:.3g}" if n in medians else "-" for n in CONV_COLUMNS]
+        base = medians.get("torch")
+        ratios = ", ".join(
+            f"{n} {medians[n] / base:.2f}" for n in ("cython", "numba") if n in medians and base
+        )
+        rows.append(f"| {label} {threads}T | " + " | ".join(cells) + f" | {ratios or '-'} |")
+    return rows
+
+
 def fit_epoch(rounds, threads):
     """``fit`` for one epoch against the same batches stepped by hand plus ``evaluate``."""
     fastdl.set_num_threads(threads)
@@ -124,8 +181,15 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--threads", default="1,2", help="thread counts, comma-separated")
     parser.add_argument("--fit", action="store_true", help="time fit epochs instead of steps")
+    parser.add_argument("--conv", action="store_true", help="time conv layers instead of steps")
     args = parser.parse_args(argv)
     counts = [int(k) for k in args.threads.split(",")]
+    if args.conv:
+        print("| conv fwd+bwd (ms) | " + " | ".join(CONV_COLUMNS) + " | x/torch |")
+        print("| --- |" + " ---: |" * (len(CONV_COLUMNS) + 1))
+        for k in counts:
+            print("\n".join(convs(args.rounds, k)), flush=True)
+        return 0
     if args.fit:
         print("| | fit (ms) | steps+eval (ms) | fit / (steps+eval) |")
         print("| --- | ---: | ---: | ---: |")

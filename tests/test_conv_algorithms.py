@@ -11,7 +11,7 @@ import pytest
 
 import fastdl
 from fastdl import functional
-from fastdl._kernels import _conv_rule
+from fastdl._kernels import _conv_rule, _threads, _winograd
 
 from helpers import assert_close, numerical_grad
 
@@ -163,3 +163,48 @@ def test_forced_winograd_on_a_5x5_layer_raises_before_computing(compiled):
     with _conv_rule.use_algorithm("winograd"), pytest.raises(ValueError, match="3x3 filters"):
         w = np.ones((4, 2, 5, 5), np.float32)
         functional.conv2d_forward(x, w, None, 1, 0, backend=compiled)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3, 7])
+def test_winograd_split_over_any_thread_count_matches_and_repeats_bit_for_bit(
+    compiled, threads, monkeypatch
+):
+    """Images split unevenly over threads, chunks of one image (a tiny ``CHUNK_BYTES``): the
+    threads' partial ``dU`` are summed in thread order, so a fixed count repeats its bits."""
+    monkeypatch.setattr(_threads, "num_threads", lambda: threads)
+    monkeypatch.setattr(_winograd, "CHUNK_BYTES", 1)
+    rng = np.random.default_rng(threads)
+    x, w, b, dy = _problem(rng, (7, 16, 6, 5), 16, 1, np.float64)
+    with _conv_rule.use_algorithm("winograd"):
+        runs = [
+            (
+                functional.conv2d_forward(x, w, b, 1, 1, backend=compiled),
+                *functional.conv2d_backward(dy, x, w, 1, 1, backend=compiled),
+            )
+            for _ in range(2)
+        ]
+    want = (
+        functional.conv2d_forward(x, w, b, 1, 1, backend="numpy"),
+        *functional.conv2d_backward(dy, x, w, 1, 1, backend="numpy"),
+    )
+    for name, first, again, ref in zip(("y", "dx", "dw", "db"), *runs, want):
+        _assert_close(first, ref, "winograd", name)
+        np.testing.assert_array_equal(first, again, err_msg=name)
+
+
+@pytest.mark.parametrize(
+    ("c", "f", "k", "expected"), [(16, 16, 3, 1), (8, 16, 3, 0), (16, 16, 5, 0)]
+)
+def test_the_backends_follow_the_rule(compiled, c, f, k, expected, monkeypatch):
+    """``auto`` sends a wide 3x3 layer to Winograd and the others to im2col, both passes."""
+    calls = []
+    for name in ("forward", "backward"):
+        real = getattr(_winograd, name)
+        monkeypatch.setattr(
+            _winograd, name, lambda *a, real=real, name=name: calls.append(name) or real(*a)
+        )
+    x, w, b, dy = _problem(np.random.default_rng(0), (2, c, 6, 6), f, 1, np.float32)
+    w = np.zeros((f, c, k, k), np.float32)
+    y = functional.conv2d_forward(x, w, b, 1, 1, backend=compiled)
+    functional.conv2d_backward(np.ones_like(y), x, w, 1, 1, backend=compiled)
+    assert calls == ["forward", "backward"] * expected
