@@ -13,8 +13,8 @@ The loops go through a plane one row of tiles at a time, as whole rows: the inpu
 copied into a zero-padded scratch plane ``P (2*TH + 2, 2*TW + 2)`` (tile ``(ty, tx)`` reads
 ``P[2*ty : 2*ty + 4, 2*tx : 2*tx + 4]``), the row transform combines four rows of ``P``
 elementwise, and the column transform writes each of the 16 planes' ``TW`` entries of the tile
-row contiguously. Every inner loop runs over a row with no branches, so the compiler vectorises
-it.
+row contiguously. The loops' inner loops are short (``TW``, ``2*TW + 2``), so they cost about
+as much as the 16 GEMMs between them (bench/README.md, "Convolution algorithms").
 """
 
 from cython cimport floating
