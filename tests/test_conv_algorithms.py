@@ -8,6 +8,8 @@ read-only and non-contiguous inputs, and the float32 error bound of Winograd sta
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import fastdl
 from fastdl import functional
@@ -208,3 +210,38 @@ def test_the_backends_follow_the_rule(compiled, c, f, k, expected, monkeypatch):
     y = functional.conv2d_forward(x, w, b, 1, 1, backend=compiled)
     functional.conv2d_backward(np.ones_like(y), x, w, 1, 1, backend=compiled)
     assert calls == ["forward", "backward"] * expected
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(1, 3),
+    c=st.integers(1, 5),
+    f=st.integers(1, 5),
+    h=st.integers(1, 9),
+    w=st.integers(1, 9),
+    pad=st.tuples(st.integers(0, 3), st.integers(0, 3)),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    with_bias=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_winograd_on_drawn_problems(n, c, f, h, w, pad, dtype, with_bias, seed):
+    """Forced Winograd on every compiled backend: drawn sizes (planes smaller than a tile
+    included), pads 0-3 per side, a Fortran-ordered filter and a strided input."""
+    assume(h + 2 * pad[0] >= 3 and w + 2 * pad[1] >= 3)
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, (n, c, h, w)).astype(dtype)
+    wt = rng.uniform(-1, 1, (f, c, 3, 3)).astype(dtype)
+    b = rng.uniform(-1, 1, f).astype(dtype) if with_bias else None
+    wide = np.repeat(x, 2, axis=3)  # x is wide[..., ::2]
+    y_ref = functional.conv2d_forward(x, wt, b, 1, pad, backend="numpy")
+    dy = rng.uniform(-1, 1, y_ref.shape).astype(dtype)
+    want = functional.conv2d_backward(dy, x, wt, 1, pad, backend="numpy")
+    for backend in [name for name in COMPILED if name in fastdl.available_backends()]:
+        with _conv_rule.use_algorithm("winograd"):
+            y = functional.conv2d_forward(
+                wide[..., ::2], np.asfortranarray(wt), b, 1, pad, backend=backend
+            )
+            grads = functional.conv2d_backward(dy, wide[..., ::2], wt, 1, pad, backend=backend)
+        _assert_close(y, y_ref, "winograd", f"{backend} y")
+        for name, got, ref in zip(("dx", "dw", "db"), grads, want):
+            _assert_close(got, ref, "winograd", f"{backend} {name}")
