@@ -33,8 +33,8 @@ from . import _winograd as tile_loops
 
 include "_util.pxi"
 
-# 512 KiB: as fast as 2 MiB on the layers the rule gives to im2col, and a call's peak memory
-# within 1.5x PyTorch's on small layers (bench/README.md, "Convolution algorithms")
+# A chunk's window matrix: a call's peak memory within PyTorch's on small layers, without slowing
+# the layers the rule gives to im2col (bench/README.md, "Convolution algorithms")
 _CHUNK_BYTES = 512 << 10
 
 

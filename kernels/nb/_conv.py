@@ -29,9 +29,9 @@ from . import _winograd as tile_loops
 from ._im2col import _col2im_t_loop, _im2col_t_loop
 
 # Bytes of one chunk's window matrix: small enough to stay in cache together with the chunk's
-# dcol and the GEMM's packed panels, and to keep a call's peak memory within 1.5x PyTorch's on
-# small layers (4 MiB took 4x there); the layers the rule gives to im2col ran as fast with
-# 512 KiB as with 4 MiB (bench/README.md, "Convolution algorithms").
+# dcol and the GEMM's packed panels, and to keep a call's peak memory within PyTorch's on small
+# layers, without slowing the layers the rule gives to im2col (bench/README.md, "Convolution
+# algorithms", has the measurements).
 CHUNK_BYTES = 512 << 10
 
 
