@@ -10,7 +10,8 @@ matrix products, one per entry of the 4x4 tile::
 
 with ``U = G g G^T`` (the filters, once per call) and ``V = B^T d B`` (the input tiles). That is
 16 GEMMs of (F, C) x (C, T) in place of im2col's (F, 9C) x (9C, 4T): 2.25 times fewer
-multiply-adds, and the tile tensor ``V`` is 16/9 of the input instead of 9 times it.
+multiply-adds, and the tile tensor ``V`` holds 4 entries per input pixel (16 per 2x2 tile)
+instead of im2col's 9.
 
 Backward runs the same pipeline transposed: ``dM = A dY A^T`` per tile, then
 ``dU[k] = dM[k] @ V[k]^T`` (summed over the batch inside the GEMM),
