@@ -127,17 +127,24 @@ def input_grad_tiles(
     cdef Py_ssize_t step = dv.strides[0] // sizeof(floating)
     fits(n0 >= 0 and n0 + ns <= dx.shape[0], "images n0:n0+S must lie in dx")
     fits(2 * th + 2 >= h + ph and 2 * tw + 2 >= w + pw, "the tiles must cover dx")
-    cdef floating* z = _zeros(16 * tiles + 4 * (tw + 1), <floating> 0)
-    cdef floating* sums = z + 16 * tiles  # (4, TW+1)
+    cdef Py_ssize_t st = ns * tiles
+    cdef floating* z = _zeros(16 * st + 4 * (tw + 1), <floating> 0)  # (16, S*T)
+    cdef floating* sums = z + 16 * st  # (4, TW+1)
     with nogil:
-        for s in range(ns):
-            for ci in range(c):
+        for ci in range(c):
+            if floating is float:
+                input_grad_transform_f(&dv[0, ci, 0], step, st, z)
+            else:
+                input_grad_transform_d(&dv[0, ci, 0], step, st, z)
+            for s in range(ns):
                 if floating is float:
-                    input_grad_transform_f(&dv[0, ci, s * tiles], step, tiles, z)
-                    unpack_input_grad_f(z, tiles, th, tw, h, w, ph, pw, sums, &dx[n0 + s, ci, 0, 0])
+                    unpack_input_grad_f(
+                        z + s * tiles, st, th, tw, h, w, ph, pw, sums, &dx[n0 + s, ci, 0, 0]
+                    )
                 else:
-                    input_grad_transform_d(&dv[0, ci, s * tiles], step, tiles, z)
-                    unpack_input_grad_d(z, tiles, th, tw, h, w, ph, pw, sums, &dx[n0 + s, ci, 0, 0])
+                    unpack_input_grad_d(
+                        z + s * tiles, st, th, tw, h, w, ph, pw, sums, &dx[n0 + s, ci, 0, 0]
+                    )
     free(z)
 
 
@@ -156,16 +163,19 @@ def output_tiles(
     fits(bias.shape[0] == f, "bias must have F entries")
     fits(n0 >= 0 and n0 + ns <= y.shape[0], "images n0:n0+S must lie in y")
     fits(2 * th >= oh and 2 * tw >= ow, "the tiles must cover y")
-    cdef floating* yq = _zeros(4 * tiles, <floating> 0)  # (4, T): output entry (i, j) of tile t
+    cdef Py_ssize_t st = ns * tiles
+    cdef floating* yq = _zeros(4 * st, <floating> 0)  # (4, S*T): output entry (i, j) of tile t
     with nogil:
-        for s in range(ns):
-            for fi in range(f):
+        for fi in range(f):
+            if floating is float:
+                output_transform_f(&m[0, fi, 0], step, bias[fi], st, yq)
+            else:
+                output_transform_d(&m[0, fi, 0], step, bias[fi], st, yq)
+            for s in range(ns):
                 if floating is float:
-                    output_transform_f(&m[0, fi, s * tiles], step, bias[fi], tiles, yq)
-                    unpack_output_f(yq, tiles, tw, oh, ow, &y[n0 + s, fi, 0, 0])
+                    unpack_output_f(yq + s * tiles, st, tw, oh, ow, &y[n0 + s, fi, 0, 0])
                 else:
-                    output_transform_d(&m[0, fi, s * tiles], step, bias[fi], tiles, yq)
-                    unpack_output_d(yq, tiles, tw, oh, ow, &y[n0 + s, fi, 0, 0])
+                    unpack_output_d(yq + s * tiles, st, tw, oh, ow, &y[n0 + s, fi, 0, 0])
     free(yq)
 
 
@@ -181,15 +191,18 @@ def output_grad_tiles(
     cdef Py_ssize_t step = dm.strides[0] // sizeof(floating)
     fits(n0 >= 0 and n0 + ns <= dy.shape[0], "images n0:n0+S must lie in dy")
     fits(2 * th >= oh and 2 * tw >= ow, "the tiles must cover dy")
-    # (4, T); the entries past dy's edges stay zero: every plane writes the same entries
-    cdef floating* gq = _zeros(4 * tiles, <floating> 0)
+    cdef Py_ssize_t st = ns * tiles
+    # (4, S*T); the entries past dy's edges stay zero: every plane writes the same entries
+    cdef floating* gq = _zeros(4 * st, <floating> 0)
     with nogil:
-        for s in range(ns):
-            for fi in range(f):
+        for fi in range(f):
+            for s in range(ns):
                 if floating is float:
-                    pack_output_grad_f(&dy[n0 + s, fi, 0, 0], oh, ow, tiles, tw, gq)
-                    output_grad_transform_f(gq, tiles, &dm[0, fi, s * tiles], step)
+                    pack_output_grad_f(&dy[n0 + s, fi, 0, 0], oh, ow, st, tw, gq + s * tiles)
                 else:
-                    pack_output_grad_d(&dy[n0 + s, fi, 0, 0], oh, ow, tiles, tw, gq)
-                    output_grad_transform_d(gq, tiles, &dm[0, fi, s * tiles], step)
+                    pack_output_grad_d(&dy[n0 + s, fi, 0, 0], oh, ow, st, tw, gq + s * tiles)
+            if floating is float:
+                output_grad_transform_f(gq, st, &dm[0, fi, 0], step)
+            else:
+                output_grad_transform_d(gq, st, &dm[0, fi, 0], step)
     free(gq)
