@@ -26,6 +26,7 @@ include "_util.pxi"
 cdef extern from *:
     """
     #include <stddef.h>
+    #include <string.h>
     #define REAL float
     #define WG(name) name##_f
     #include "_winograd_tiles.h"
@@ -59,10 +60,14 @@ cdef extern from *:
     void output_grad_transform_d(const double*, Py_ssize_t, double*, Py_ssize_t) noexcept nogil
     void input_grad_transform_f(const float*, Py_ssize_t, Py_ssize_t, float*) noexcept nogil
     void input_grad_transform_d(const double*, Py_ssize_t, Py_ssize_t, double*) noexcept nogil
-    void unpack_input_grad_f(const float*, Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t,
-                             Py_ssize_t, Py_ssize_t, Py_ssize_t, float*, float*) noexcept nogil
-    void unpack_input_grad_d(const double*, Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t,
-                             Py_ssize_t, Py_ssize_t, Py_ssize_t, double*, double*) noexcept nogil
+    void merge_columns_f(const float*, Py_ssize_t, Py_ssize_t, float*, float*) noexcept nogil
+    void merge_columns_d(const double*, Py_ssize_t, Py_ssize_t, double*, double*) noexcept nogil
+    void unpack_input_grad_f(const float*, const float*, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                             Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                             const float*, float*, float*) noexcept nogil
+    void unpack_input_grad_d(const double*, const double*, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                             Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                             const double*, double*, double*) noexcept nogil
 
 
 cdef floating* _zeros(Py_ssize_t count, floating kind) except NULL:
@@ -127,23 +132,30 @@ def input_grad_tiles(
     cdef Py_ssize_t step = dv.strides[0] // sizeof(floating)
     fits(n0 >= 0 and n0 + ns <= dx.shape[0], "images n0:n0+S must lie in dx")
     fits(2 * th + 2 >= h + ph and 2 * tw + 2 >= w + pw, "the tiles must cover dx")
-    cdef Py_ssize_t st = ns * tiles
-    cdef floating* z = _zeros(16 * st + 4 * (tw + 1), <floating> 0)  # (16, S*T)
-    cdef floating* sums = z + 16 * st  # (4, TW+1)
+    cdef Py_ssize_t st = ns * tiles, rows = ns * th
+    cdef floating* z = _zeros(24 * st + 8 * rows + 3 * tw + 2, <floating> 0)  # (16, S*T)
+    cdef floating* hq = z + 16 * st  # (8, S*T)
+    cdef floating* eq = hq + 8 * st  # (8, S*TH)
+    cdef floating* zero = eq + 8 * rows  # TW zeros
+    cdef floating* line = zero + tw  # a padded row, 2*TW + 2
     with nogil:
         for ci in range(c):
             if floating is float:
                 input_grad_transform_f(&dv[0, ci, 0], step, st, z)
+                merge_columns_f(z, st, tw, hq, eq)
             else:
                 input_grad_transform_d(&dv[0, ci, 0], step, st, z)
+                merge_columns_d(z, st, tw, hq, eq)
             for s in range(ns):
                 if floating is float:
                     unpack_input_grad_f(
-                        z + s * tiles, st, th, tw, h, w, ph, pw, sums, &dx[n0 + s, ci, 0, 0]
+                        hq + s * tiles, eq + s * th, st, rows, th, tw, h, w, ph, pw, zero, line,
+                        &dx[n0 + s, ci, 0, 0],
                     )
                 else:
                     unpack_input_grad_d(
-                        z + s * tiles, st, th, tw, h, w, ph, pw, sums, &dx[n0 + s, ci, 0, 0]
+                        hq + s * tiles, eq + s * th, st, rows, th, tw, h, w, ph, pw, zero, line,
+                        &dx[n0 + s, ci, 0, 0],
                     )
     free(z)
 

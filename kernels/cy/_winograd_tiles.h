@@ -186,38 +186,47 @@ static void WG(input_grad_transform)(const REAL *restrict dv, ptrdiff_t step, pt
     }
 }
 
-/* The (h, w) input gradient plane dx: entry (yy, xx) is the sum of the contributions z of the
- * (up to four) tiles whose windows cover padded position (yy + ph, xx + pw). `sums` is scratch
- * of 4*(TW+1) entries. */
-static void WG(unpack_input_grad)(const REAL *restrict z, ptrdiff_t T, ptrdiff_t th,
-                                  ptrdiff_t tw, ptrdiff_t h, ptrdiff_t w, ptrdiff_t ph,
-                                  ptrdiff_t pw, REAL *restrict sums, REAL *restrict dx)
+/* Tile t's contributions to padded column pair j = tx of its window row r:
+ *     H[2r + b][t] = z[4r + b][t] + z[4r + b + 2][t - 1]      (the second term if tx >= 1),
+ * the windows at tile columns tx and tx - 1 both covering padded column 2tx + b, and the last
+ * pair of every tile row, j = TW, covered by tile TW - 1 alone: E[2r + b][ty] = z[4r + b + 2][t]
+ * with t = ty*TW + TW - 1. T may count the tiles of several planes (a multiple of TW). */
+static void WG(merge_columns)(const REAL *restrict z, ptrdiff_t T, ptrdiff_t tw,
+                              REAL *restrict hq, REAL *restrict eq)
 {
-    /* sums[b][j], b = 0..3 (b = c & 1 for the windows at tile column j (c < 2) and j - 1
-     * (c >= 2)): padded column 2j + b gets sums[b][j] + sums[2 + b][j] */
-    REAL *restrict s0 = sums, *restrict s1 = sums + (tw + 1);
-    REAL *restrict s2 = sums + 2 * (tw + 1), *restrict s3 = sums + 3 * (tw + 1);
+    ptrdiff_t rows = T / tw;
+    for (int rb = 0; rb < 8; rb++) {
+        const REAL *restrict z0 = z + (4 * (rb >> 1) + (rb & 1)) * T, *restrict z2 = z0 + 2 * T;
+        REAL *restrict hr = hq + rb * T;
+        for (ptrdiff_t t = 1; t < T; t++)
+            hr[t] = z0[t] + z2[t - 1];
+        for (ptrdiff_t q = 0; q < rows; q++) { /* tx = 0: no window to the left */
+            hr[q * tw] = z0[q * tw];
+            eq[rb * rows + q] = z2[q * tw + tw - 1];
+        }
+    }
+}
+
+/* The (h, w) input gradient plane dx from one plane's H and E (merge_columns; their rows
+ * `stride` and `rows` entries apart): padded row 2i + a gets window row a of tile row i and
+ * window row a + 2 of tile row i - 1. `zero` holds TW zeros, `line` 2*TW + 2 entries. */
+static void WG(unpack_input_grad)(const REAL *restrict hq, const REAL *restrict eq,
+                                  ptrdiff_t stride, ptrdiff_t rows, ptrdiff_t th, ptrdiff_t tw,
+                                  ptrdiff_t h, ptrdiff_t w, ptrdiff_t ph, ptrdiff_t pw,
+                                  const REAL *restrict zero, REAL *restrict line,
+                                  REAL *restrict dx)
+{
     for (ptrdiff_t yy = 0; yy < h; yy++) {
         ptrdiff_t pr = yy + ph, a = pr & 1, i = pr >> 1;
-        for (ptrdiff_t j = 0; j <= tw; j++)
-            s0[j] = s1[j] = s2[j] = s3[j] = 0;
-        /* window row r = a of tile row i, and r = a + 2 of tile row i - 1 */
-        for (int top = 0; top < 2; top++) {
-            ptrdiff_t ty = i - top;
-            if (ty < 0 || ty >= th)
-                continue;
-            const REAL *zr = z + (4 * (a + 2 * top)) * T + ty * tw;
-            for (ptrdiff_t j = 0; j < tw; j++) {
-                s0[j] += zr[j];
-                s1[j] += zr[T + j];
-                s2[j + 1] += zr[2 * T + j];
-                s3[j + 1] += zr[3 * T + j];
-            }
+        int top = i < th, bottom = i >= 1;
+        for (int b = 0; b < 2; b++) {
+            const REAL *restrict u = top ? hq + (2 * a + b) * stride + i * tw : zero;
+            const REAL *restrict v = bottom ? hq + (2 * (a + 2) + b) * stride + (i - 1) * tw : zero;
+            for (ptrdiff_t j = 0; j < tw; j++)
+                line[2 * j + b] = u[j] + v[j];
+            line[2 * tw + b] = (top ? eq[(2 * a + b) * rows + i] : 0)
+                               + (bottom ? eq[(2 * (a + 2) + b) * rows + i - 1] : 0);
         }
-        REAL *restrict row = dx + yy * w;
-        for (ptrdiff_t xx = 0; xx < w; xx++) {
-            ptrdiff_t pc = xx + pw, j = pc >> 1;
-            row[xx] = (pc & 1) ? s1[j] + s3[j] : s0[j] + s2[j];
-        }
+        memcpy(dx + yy * w, line + pw, w * sizeof(REAL));
     }
 }
