@@ -9,13 +9,15 @@ any distance apart, each C-contiguous. Each loop handles images ``n0 ...``
 of the batch, as many as the tile tensor holds, serially and without the GIL (the caller
 splits the batch over threads).
 
-Each plane goes through two steps (``_winograd_tiles.h``, in C for ``restrict``):
+The loops are in C (``_winograd_tiles.h``, for ``restrict``), in two kinds of steps:
 
-- a copy between the plane and its polyphase form, arrays indexed by the tile ``t`` alone
-  (the input plane as eight arrays ``P[2i + a][2(j + e) + b]``, an output plane as four);
-- the transform proper, one loop over all the plane's tiles whose every access is
-  ``array[t]``, which the compiler vectorises (row by row, over ``TW`` tiles, it did not:
-  bench/README.md, "Convolution algorithms").
+- copies between a plane and its polyphase form, arrays indexed by the tile ``t`` alone (the
+  input plane as eight arrays ``P[2i + a][2(j + e) + b]``, an output plane as four);
+- the transforms proper, each one loop whose every access is ``array[t]``, which the compiler
+  vectorises: over the tiles of one plane (input), or of one channel's planes in the chunk
+  (output, output gradient, input gradient; the latter then merges the overlapping windows
+  column-wise in one more such loop). Row by row, over ``TW`` tiles with stride-2 gathers, the
+  loops did not vectorise and took twice as long (bench/README.md, "Convolution algorithms").
 """
 
 from cython cimport floating

@@ -4,7 +4,8 @@
  * the type's suffix (no include guard, on purpose).
  *
  * Every transform is one loop over all the tiles of a plane, t = ty*TW + tx, reading and
- * writing arrays indexed by t only (restrict, no loop-carried dependence: GCC vectorises it).
+ * writing arrays indexed by t only (restrict, no loop-carried dependence: GCC vectorises it);
+ * those without a polyphase input run over the tiles of several planes at once (T their total).
  * That needs the plane in polyphase form: the zero-padded input plane P (2TH+2, 2TW+2) is kept
  * as eight arrays Q[a][b][e] of (TH+1)*TW entries,
  *

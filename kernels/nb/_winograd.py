@@ -5,17 +5,44 @@ outside it) becomes ``B^T d B``; a 4x4 product tile ``m`` becomes the 2x2 output
 ``A^T m A`` (clipped at the plane's edge). The backward loops are their adjoints. Tile tensors
 are ``(16, channels, S*TH*TW)``: entry ``k = 4*a + b`` of the 4x4 tile of image ``s`` and tile
 ``t = ty*TW + tx`` lies at ``[k, channel, s*TH*TW + t]``. The 16 planes ``[k]`` may lie any
-distance apart (``kernels/_winograd.py`` skews them), each C-contiguous, so a tile tensor is a
-strided (``'A'`` layout) array to Numba, indexed as ``v[k, channel, i]``. Each loop handles
+distance apart (``kernels/_winograd.py`` skews them), each C-contiguous. Each loop handles
 images ``n0 ...`` of the batch, as many as the tile tensor holds, serially and without the GIL
 (the caller splits the batch over threads); the public functions check the sizes, as the Cython
 loops of ``kernels/cy/_winograd.pyx`` do, and call them.
 
-The loops go through a plane one row of tiles at a time, as whole rows: the input plane is first
-copied into a zero-padded scratch plane ``P (2*TH + 2, 2*TW + 2)`` (tile ``(ty, tx)`` reads
-``P[2*ty : 2*ty + 4, 2*tx : 2*tx + 4]``), the row transform combines four rows of ``P``
-elementwise, and the column transform writes each of the 16 planes' ``TW`` entries of the tile
-row contiguously.
+Each plane goes through two steps, with the algorithm and layout of the Cython loops
+(``kernels/cy/_winograd_tiles.h``):
+
+- a copy between the plane and its polyphase form, arrays indexed by the tile ``t`` alone: the
+  zero-padded input plane ``P (2*TH + 2, 2*TW + 2)`` as eight arrays of ``(TH + 1)*TW`` entries,
+  ``Q[4*a + 2*b + e, i*TW + j] = P[2*i + a, 2*(j + e) + b]`` (``a, b, e`` in 0, 1), so that
+  entry ``(r, c)`` of tile ``t``'s 4x4 window is ``Q[4*(r&1) + 2*(c&1) + (c>>1), t + (r>>1)*TW]``;
+  an output plane or its gradient as four arrays of ``T = TH*TW`` entries,
+  ``Y[2*i + j, t] = y[2*ty + i, 2*tx + j]``; the input gradient as tile ``t``'s contributions
+  ``Z[4*r + c, t]`` to padded position ``(2*ty + r, 2*tx + c)``, summed row by row;
+- the transform proper: loops over all the plane's tiles whose every access is
+  ``array[offset + t]``, which LLVM vectorises (row by row, over ``TW`` tiles with stride-2
+  gathers, as this module did before, it did not).
+
+For Numba, three things differ from the C:
+
+- LLVM does not know that the arrays do not overlap (C has ``restrict``): it vectorises a loop
+  only behind run-time checks that no array written overlaps another one accessed, and gives up
+  beyond 128 such pairs. The output transform (16 arrays read, 4 written) is one loop, as in the
+  C; the three others (16 arrays written or 16 read on each side) are one loop per row of the
+  tile, each writing 4 arrays.
+- The rows ``[:, channel]`` of a tile tensor's 16 planes are one C-contiguous 1-D array indexed
+  with offsets (:func:`_plane_rows`): through a 3-D array of strides unknown at compile time the
+  accesses do not vectorise.
+- The copies go through a zero-padded scratch row of ``P`` (or of its gradient), so that each
+  row is a few whole-row loops without edge cases (``Q``'s columns in the padding get the
+  scratch row's zeros). Scratch is allocated once per call; its padding entries (the scratch
+  rows', ``Q``'s rows outside the plane, ``G``'s past the plane's edges, a tile row of zeros
+  after ``Z``) are zeroed then and never written: every plane writes the same entries.
+
+The loops handle the part of a plane that its tiles cover: all of it for the ``TH``, ``TW`` that
+``kernels/_winograd.py`` passes; the checks do not ask for that, and smaller ones make the loops
+skip the rest (``dx`` is zero there), not reach past an array. The pads must be at least 0.
 """
 
 import numpy as np
@@ -124,151 +151,300 @@ def output_grad_tiles(dy, n0, dm, th, tw):
     _output_grad_loop(dy, n0, dm, th, tw, ns)
 
 
+# The four matrices of F(2x2, 3x3), applied to a tuple of scalars.
+
+
+@jit()
+def _bt(p):
+    """``B^T p``: ``B^T`` has rows ``1 0 -1 0 / 0 1 1 0 / 0 -1 1 0 / 0 1 0 -1``."""
+    p0, p1, p2, p3 = p
+    return p0 - p2, p1 + p2, p2 - p1, p1 - p3
+
+
+@jit()
+def _b(p):
+    """``B p``: ``B`` has rows ``1 0 0 0 / 0 1 -1 1 / -1 1 1 0 / 0 0 0 -1``."""
+    p0, p1, p2, p3 = p
+    return p0, p1 - p2 + p3, p1 + p2 - p0, -p3
+
+
+@jit()
+def _at(p):
+    """``A^T p``: ``A^T`` has rows ``1 1 1 0 / 0 1 -1 -1``."""
+    p0, p1, p2, p3 = p
+    return p0 + p1 + p2, p1 - p2 - p3
+
+
+@jit()
+def _a(p):
+    """``A p``: ``A`` has rows ``1 0 / 1 1 / 1 -1 / 0 -1``."""
+    p0, p1 = p
+    return p0, p0 + p1, p0 - p1, -p1
+
+
+# Access to a tile tensor's rows and to the polyphase arrays.
+
+
+@jit(inline=True)
+def _plane_rows(t, r):
+    """Row ``r`` of the 16 planes of the tile tensor ``t`` as one C-contiguous array.
+
+    Parameters
+    ----------
+    t : ndarray of shape (16, R, L)
+        Its rows contiguous; its planes any distance apart, in either order (a whole number of
+        entries, as the Cython loops assume).
+    r : int
+
+    Returns
+    -------
+    f : ndarray of shape (15*|step| + L,)
+        A view of the memory from the lowest of the 16 rows to the end of the highest.
+    first, step : int
+        ``t[k, r, i] = f[first + k*step + i]``.
+    """
+    step = t.strides[0] // t.itemsize
+    low = 15 if step < 0 else 0  # the plane whose row lies lowest in memory
+    span = 15 * abs(step) + t.shape[2]  # entries from the lowest row's start to the highest's end
+    rows = np.lib.stride_tricks.as_strided(t[low, r], shape=(span,), strides=(t.itemsize,))
+    return np.ascontiguousarray(rows), -low * step, step  # contiguous: a view, not a copy
+
+
+@jit(inline=True)
+def _tile_column(f, o, step, t, b):
+    """Column ``b`` (entries ``b, 4 + b, 8 + b, 12 + b``) of tile ``t`` in the tile tensor row
+    ``f`` whose plane 0 starts at ``o`` (see :func:`_plane_rows`)."""
+    i = o + b * step + t
+    return f[_U(i)], f[_U(i + 4 * step)], f[_U(i + 8 * step)], f[_U(i + 12 * step)]
+
+
+@jit(inline=True)
+def _put_row(f, o, step, t, a, p):
+    """Write the 4-tuple ``p`` into row ``a`` (entries ``4*a ... 4*a + 3``) of tile ``t`` in the
+    tile tensor row ``f`` whose plane 0 starts at ``o``."""
+    i = o + 4 * a * step + t
+    f[_U(i)], f[_U(i + step)], f[_U(i + 2 * step)], f[_U(i + 3 * step)] = p
+
+
+@jit(inline=True)
+def _window_column(q, tw, t, c):
+    """Column ``c`` of tile ``t``'s 4x4 input window: entries ``(0..3, c)`` from ``Q``."""
+    k, i = 2 * (c & 1) + (c >> 1), _U(t)
+    return q[k, i], q[4 + k, i], q[k, i + _U(tw)], q[4 + k, i + _U(tw)]
+
+
+# The transforms of one plane: each call is one vectorised loop over its tiles. The row (or
+# column) picked from a tuple is a constant in every call, so only its terms are computed.
+
+
+@jit(inline=True)
+def _input_row(q, tw, tiles, a, f, o, step):
+    """Row ``a`` of ``B^T d B`` for every tile's window ``d`` (in ``Q (8, (TH+1)*TW)``), into
+    the tile tensor row ``f`` whose plane 0 starts at ``o`` (see :func:`_plane_rows`)."""
+    for t in range(tiles):
+        u0 = _bt(_window_column(q, tw, t, 0))[a]  # row a of u = B^T d, column by column
+        u1 = _bt(_window_column(q, tw, t, 1))[a]
+        u2 = _bt(_window_column(q, tw, t, 2))[a]
+        u3 = _bt(_window_column(q, tw, t, 3))[a]
+        _put_row(f, o, step, t, a, _bt((u0, u1, u2, u3)))  # (u B)[a] = B^T u[a]
+
+
+@jit(inline=True)
+def _output_transform(f, o, step, tiles, bias, y):
+    """``A^T m A + bias`` of every product tile ``m`` of the tile tensor row ``f`` whose plane 0
+    starts at ``o`` (see :func:`_plane_rows`), into ``Y (4, T)``."""
+    for t in range(tiles):
+        c0 = _at(_tile_column(f, o, step, t, 0))  # the columns of A^T m
+        c1 = _at(_tile_column(f, o, step, t, 1))
+        c2 = _at(_tile_column(f, o, step, t, 2))
+        c3 = _at(_tile_column(f, o, step, t, 3))
+        y00, y01 = _at((c0[0], c1[0], c2[0], c3[0]))  # its rows times A
+        y10, y11 = _at((c0[1], c1[1], c2[1], c3[1]))
+        i = _U(t)
+        y[0, i], y[1, i], y[2, i], y[3, i] = y00 + bias, y01 + bias, y10 + bias, y11 + bias
+
+
+@jit(inline=True)
+def _output_grad_row(g, tiles, a, f, o, step):
+    """Row ``a`` of ``A g A^T`` for every 2x2 gradient tile ``g`` (in ``G (4, T)``), into the
+    tile tensor row ``f`` whose plane 0 starts at ``o``."""
+    for t in range(tiles):
+        i = _U(t)
+        r0 = _a((g[0, i], g[2, i]))[a]  # row a of A g, column by column
+        r1 = _a((g[1, i], g[3, i]))[a]
+        _put_row(f, o, step, t, a, _a((r0, r1)))
+
+
+@jit(inline=True)
+def _input_grad_row(f, o, step, tiles, r, z):
+    """Row ``r`` of ``B e B^T`` for every tile ``e`` of the tile tensor row ``f`` whose plane 0
+    starts at ``o``, into ``Z[4*r : 4*r + 4] (4, T)``."""
+    for t in range(tiles):
+        s0 = _b(_tile_column(f, o, step, t, 0))[r]  # row r of s = B e, column by column
+        s1 = _b(_tile_column(f, o, step, t, 1))[r]
+        s2 = _b(_tile_column(f, o, step, t, 2))[r]
+        s3 = _b(_tile_column(f, o, step, t, 3))[r]
+        i = _U(t)
+        z[4 * r, i], z[4 * r + 1, i], z[4 * r + 2, i], z[4 * r + 3, i] = _b((s0, s1, s2, s3))
+
+
+# The copies between a plane and its polyphase form, row by row.
+
+
+@jit(inline=True)
+def _pack_input(xp, ph, pw, th, tw, row, q):
+    """Write into ``Q`` the entries of the plane ``xp`` (those the tiles cover).
+
+    Parameters
+    ----------
+    xp : ndarray of shape (H, W)
+    ph, pw : int
+    th, tw : int
+    row : ndarray of shape (2*TW + 2,)
+        Scratch for a row of ``P``: its entries outside ``pw : pw + W`` must be zero and stay so.
+    q : ndarray of shape (8, (TH + 1)*TW)
+        ``Q``, written in the rows of ``P`` that hold the plane; the others must be zero and
+        stay so.
+    """
+    w = min(xp.shape[1], 2 * tw + 2 - pw)
+    for yy in range(min(xp.shape[0], 2 * th + 2 - ph)):
+        for col in range(w):
+            row[_U(pw + col)] = xp[yy, _U(col)]
+        r = yy + ph
+        k, o = 4 * (r & 1), (r >> 1) * tw  # Q[k + 2*b + e, o + j] = row[2*(j + e) + b]
+        for e in range(2):
+            for j in range(tw):
+                q[k + e, _U(o + j)] = row[_U(2 * (j + e))]
+                q[k + 2 + e, _U(o + j)] = row[_U(2 * (j + e) + 1)]
+
+
+@jit(inline=True)
+def _unpack_output(y, th, tw, out):
+    """Write the plane ``out (OH, OW)`` from ``Y (4, T)``, clipped at its edges (and to the part
+    the tiles cover)."""
+    oh, ow = min(out.shape[0], 2 * th), min(out.shape[1], 2 * tw)
+    for yy in range(oh):
+        k, o = 2 * (yy & 1), (yy >> 1) * tw
+        for j in range(ow // 2):
+            out[yy, _U(2 * j)] = y[k, _U(o + j)]
+            out[yy, _U(2 * j + 1)] = y[k + 1, _U(o + j)]
+        if ow & 1:
+            out[yy, _U(ow - 1)] = y[k, _U(o + ow // 2)]
+
+
+@jit(inline=True)
+def _pack_output_grad(gp, th, tw, g):
+    """Write into ``G (4, T)`` the entries of the gradient plane ``gp (OH, OW)`` (those the
+    tiles cover); the others must be zero already and stay so."""
+    oh, ow = min(gp.shape[0], 2 * th), min(gp.shape[1], 2 * tw)
+    for yy in range(oh):
+        k, o = 2 * (yy & 1), (yy >> 1) * tw
+        for j in range(ow // 2):
+            g[k, _U(o + j)] = gp[yy, _U(2 * j)]
+            g[k + 1, _U(o + j)] = gp[yy, _U(2 * j + 1)]
+        if ow & 1:
+            g[k, _U(o + ow // 2)] = gp[yy, _U(ow - 1)]
+
+
+@jit(inline=True)
+def _unpack_input_grad(z, ph, pw, th, tw, row, dxp):
+    """Write the input gradient plane ``dxp (H, W)``: each pixel gets the sum of the
+    contributions in ``Z`` of the (up to four) tiles whose windows cover it.
+
+    Parameters
+    ----------
+    z : ndarray of shape (16, T + TW)
+        ``Z``, then ``TW`` zeros (in place of a tile row missing at the plane's top or bottom).
+    ph, pw : int
+    th, tw : int
+    row : ndarray of shape (max(2*TW + 2, pw + W),)
+        Scratch for a row of the padded plane's gradient; its entries past ``2*TW + 2`` must
+        be zero and stay so.
+    dxp : ndarray of shape (H, W)
+        Written.
+    """
+    tiles = th * tw
+    for yy in range(dxp.shape[0]):
+        pr = yy + ph  # window row pr&1 of tile row pr>>1, window row pr&1 + 2 of the one above
+        k, ty = 4 * (pr & 1), pr >> 1
+        o = ty * tw if ty < th else tiles
+        oa = (ty - 1) * tw if 0 < ty <= th else tiles
+        for j in range(tw):  # window columns 0, 1 of tile column j: row entries 2*j, 2*j + 1
+            row[_U(2 * j)] = z[k, _U(o + j)] + z[k + 8, _U(oa + j)]
+            row[_U(2 * j + 1)] = z[k + 1, _U(o + j)] + z[k + 9, _U(oa + j)]
+        row[_U(2 * tw)] = 0
+        row[_U(2 * tw + 1)] = 0
+        for j in range(tw):  # window columns 2, 3: row entries 2*j + 2, 2*j + 3
+            row[_U(2 * j + 2)] += z[k + 2, _U(o + j)] + z[k + 10, _U(oa + j)]
+            row[_U(2 * j + 3)] += z[k + 3, _U(o + j)] + z[k + 11, _U(oa + j)]
+        for col in range(dxp.shape[1]):
+            dxp[yy, _U(col)] = row[_U(pw + col)]
+
+
+# The loops over a chunk's planes.
+
+
 @jit()
 def _input_loop(x, n0, v, ph, pw, th, tw, ns):
     """:func:`input_tiles` for ``ns`` images, after the checks."""
-    c, h, w = x.shape[1], x.shape[2], x.shape[3]
-    tiles, rows, cols = th * tw, 2 * th + 2, 2 * tw + 2
-    p = np.empty((rows, cols), dtype=x.dtype)  # the zero-padded plane
-    t = np.empty((4, cols), dtype=x.dtype)  # B^T of the tile row's four rows of P
-    lo = min(pw, cols)  # columns lo:hi of P hold x's columns lo-pw:hi-pw, the rest 0
-    hi = max(lo, min(cols, w + pw))
-    for s in range(ns):
-        for ci in range(c):
-            for r in range(rows):
-                yy = r - ph
-                if yy < 0 or yy >= h or hi == lo:
-                    for q in range(cols):
-                        p[r, _U(q)] = 0
-                    continue
-                for q in range(lo):
-                    p[r, _U(q)] = 0
-                for q in range(lo, hi):
-                    p[r, _U(q)] = x[n0 + s, ci, yy, _U(q - pw)]
-                for q in range(hi, cols):
-                    p[r, _U(q)] = 0
-            for ty in range(th):
-                r0 = 2 * ty
-                for q in range(cols):
-                    p0, p1 = p[r0, _U(q)], p[r0 + 1, _U(q)]
-                    p2, p3 = p[r0 + 2, _U(q)], p[r0 + 3, _U(q)]
-                    t[0, _U(q)] = p0 - p2
-                    t[1, _U(q)] = p1 + p2
-                    t[2, _U(q)] = p2 - p1
-                    t[3, _U(q)] = p1 - p3
-                base = s * tiles + ty * tw
-                for a in range(4):  # entries 4a .. 4a+3: the same combination along columns
-                    k = 4 * a
-                    for tx in range(tw):
-                        t0, t1 = t[a, _U(2 * tx)], t[a, _U(2 * tx + 1)]
-                        t2, t3 = t[a, _U(2 * tx + 2)], t[a, _U(2 * tx + 3)]
-                        i = _U(base + tx)
-                        v[k, ci, i] = t0 - t2
-                        v[k + 1, ci, i] = t1 + t2
-                        v[k + 2, ci, i] = t2 - t1
-                        v[k + 3, ci, i] = t1 - t3
+    tiles = th * tw
+    # their padding entries stay zero: every plane writes the same entries
+    q = np.zeros((8, (th + 1) * tw), dtype=x.dtype)  # Q
+    row = np.zeros(2 * tw + 2, dtype=x.dtype)  # a row of P
+    for ci in range(x.shape[1]):
+        f, first, step = _plane_rows(v, ci)
+        for s in range(ns):
+            _pack_input(x[n0 + s, ci], ph, pw, th, tw, row, q)
+            o = first + s * tiles
+            _input_row(q, tw, tiles, 0, f, o, step)
+            _input_row(q, tw, tiles, 1, f, o, step)
+            _input_row(q, tw, tiles, 2, f, o, step)
+            _input_row(q, tw, tiles, 3, f, o, step)
 
 
 @jit()
 def _input_grad_loop(dv, dx, n0, ph, pw, th, tw, ns):
     """:func:`input_grad_tiles` for ``ns`` images, after the checks."""
-    c, h, w = dx.shape[1], dx.shape[2], dx.shape[3]
-    tiles, rows, cols = th * tw, 2 * th + 2, 2 * tw + 2
-    p = np.empty((rows, cols), dtype=dx.dtype)  # the padded plane's gradient
-    t = np.empty((4, 4, tw), dtype=dx.dtype)  # B e of the tile row, entry (i, b)
-    for s in range(ns):
-        for ci in range(c):
-            for r in range(rows):
-                for q in range(cols):
-                    p[r, _U(q)] = 0
-            for ty in range(th):
-                base = s * tiles + ty * tw
-                for b in range(4):  # t[:, b] = B e[:, b] (B = the transpose of B^T)
-                    for tx in range(tw):
-                        i = _U(base + tx)
-                        e0, e1 = dv[b, ci, i], dv[4 + b, ci, i]
-                        e2, e3 = dv[8 + b, ci, i], dv[12 + b, ci, i]
-                        t[0, b, _U(tx)] = e0
-                        t[1, b, _U(tx)] = e1 - e2 + e3
-                        t[2, b, _U(tx)] = e1 + e2 - e0
-                        t[3, b, _U(tx)] = -e3
-                for i in range(4):  # row 2ty + i of P gets t[i] B^T, tiles overlapping by 2
-                    r = 2 * ty + i
-                    for tx in range(tw):
-                        t0, t1 = t[i, 0, _U(tx)], t[i, 1, _U(tx)]
-                        t2, t3 = t[i, 2, _U(tx)], t[i, 3, _U(tx)]
-                        p[r, _U(2 * tx)] += t0
-                        p[r, _U(2 * tx + 1)] += t1 - t2 + t3
-                    for tx in range(tw):
-                        t0, t1 = t[i, 0, _U(tx)], t[i, 1, _U(tx)]
-                        t2, t3 = t[i, 2, _U(tx)], t[i, 3, _U(tx)]
-                        p[r, _U(2 * tx + 2)] += t1 + t2 - t0
-                        p[r, _U(2 * tx + 3)] -= t3
-            for yy in range(h):
-                for q in range(w):
-                    dx[n0 + s, ci, yy, _U(q)] = p[yy + ph, _U(q + pw)]
+    tiles = th * tw
+    # their padding entries stay zero: every plane writes the same entries
+    z = np.zeros((16, tiles + tw), dtype=dx.dtype)  # Z, then a tile row of zeros
+    row = np.zeros(max(2 * tw + 2, pw + dx.shape[3]), dtype=dx.dtype)  # a row of P's gradient
+    for ci in range(dx.shape[1]):
+        f, first, step = _plane_rows(dv, ci)
+        for s in range(ns):
+            o = first + s * tiles
+            _input_grad_row(f, o, step, tiles, 0, z)
+            _input_grad_row(f, o, step, tiles, 1, z)
+            _input_grad_row(f, o, step, tiles, 2, z)
+            _input_grad_row(f, o, step, tiles, 3, z)
+            _unpack_input_grad(z, ph, pw, th, tw, row, dx[n0 + s, ci])
 
 
 @jit()
 def _output_loop(m, bias, y, n0, th, tw, ns):
     """:func:`output_tiles` for ``ns`` images, after the checks."""
-    f, oh, ow = y.shape[1], y.shape[2], y.shape[3]
     tiles = th * tw
-    r = np.empty((2, 4, tw), dtype=y.dtype)  # A^T m of the tile row, entry (i, b)
-    out = np.empty((2, 2 * tw), dtype=y.dtype)  # the tile row's two output rows, unclipped
-    for s in range(ns):
-        for fi in range(f):
-            bf = bias[fi]
-            for ty in range(th):
-                base = s * tiles + ty * tw
-                for b in range(4):  # r[:, b] = A^T m[:, b]
-                    for tx in range(tw):
-                        i = _U(base + tx)
-                        e0, e1 = m[b, fi, i], m[4 + b, fi, i]
-                        e2, e3 = m[8 + b, fi, i], m[12 + b, fi, i]
-                        r[0, b, _U(tx)] = e0 + e1 + e2
-                        r[1, b, _U(tx)] = e1 - e2 - e3
-                for i in range(2):  # output row 2ty + i = r[i] A + bias
-                    for tx in range(tw):
-                        r0, r1 = r[i, 0, _U(tx)], r[i, 1, _U(tx)]
-                        r2, r3 = r[i, 2, _U(tx)], r[i, 3, _U(tx)]
-                        out[i, _U(2 * tx)] = r0 + r1 + r2 + bf
-                        out[i, _U(2 * tx + 1)] = r1 - r2 - r3 + bf
-                for i in range(min(2, oh - 2 * ty)):
-                    for q in range(ow):
-                        y[n0 + s, fi, 2 * ty + i, _U(q)] = out[i, _U(q)]
+    yq = np.empty((4, tiles), dtype=y.dtype)  # Y: every entry written for every plane
+    for fi in range(y.shape[1]):
+        f, first, step = _plane_rows(m, fi)
+        for s in range(ns):
+            o = first + s * tiles
+            _output_transform(f, o, step, tiles, bias[fi], yq)
+            _unpack_output(yq, th, tw, y[n0 + s, fi])
 
 
 @jit()
 def _output_grad_loop(dy, n0, dm, th, tw, ns):
     """:func:`output_grad_tiles` for ``ns`` images, after the checks."""
-    f, oh, ow = dy.shape[1], dy.shape[2], dy.shape[3]
     tiles = th * tw
-    g = np.zeros((2, 2 * tw), dtype=dy.dtype)  # the tile row's rows of dy; columns past OW stay 0
-    r = np.empty((4, 2 * tw), dtype=dy.dtype)  # A g
-    for s in range(ns):
-        for fi in range(f):
-            for ty in range(th):
-                for a in range(2):
-                    if 2 * ty + a < oh:
-                        for q in range(ow):
-                            g[a, _U(q)] = dy[n0 + s, fi, 2 * ty + a, _U(q)]
-                    else:
-                        for q in range(ow):
-                            g[a, _U(q)] = 0
-                for q in range(2 * tw):  # A has rows 1 0 / 1 1 / 1 -1 / 0 -1
-                    g0, g1 = g[0, _U(q)], g[1, _U(q)]
-                    r[0, _U(q)] = g0
-                    r[1, _U(q)] = g0 + g1
-                    r[2, _U(q)] = g0 - g1
-                    r[3, _U(q)] = -g1
-                base = s * tiles + ty * tw
-                for a in range(4):  # entries 4a .. 4a+3 = r[a] A^T
-                    k = 4 * a
-                    for tx in range(tw):
-                        r0, r1 = r[a, _U(2 * tx)], r[a, _U(2 * tx + 1)]
-                        i = _U(base + tx)
-                        dm[k, fi, i] = r0
-                        dm[k + 1, fi, i] = r0 + r1
-                        dm[k + 2, fi, i] = r0 - r1
-                        dm[k + 3, fi, i] = -r1
+    # the entries past dy's edges stay zero: every plane writes the same entries
+    g = np.zeros((4, tiles), dtype=dy.dtype)  # G, Y's layout
+    for fi in range(dy.shape[1]):
+        f, first, step = _plane_rows(dm, fi)
+        for s in range(ns):
+            _pack_output_grad(dy[n0 + s, fi], th, tw, g)
+            o = first + s * tiles
+            _output_grad_row(g, tiles, 0, f, o, step)
+            _output_grad_row(g, tiles, 1, f, o, step)
+            _output_grad_row(g, tiles, 2, f, o, step)
+            _output_grad_row(g, tiles, 3, f, o, step)
