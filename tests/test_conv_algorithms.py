@@ -6,6 +6,8 @@ read-only and non-contiguous inputs, and the float32 error bound of Winograd sta
 ``docs/kernels.md``.
 """
 
+import importlib
+
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
@@ -245,3 +247,26 @@ def test_winograd_on_drawn_problems(n, c, f, h, w, pad, dtype, with_bias, seed):
         _assert_close(y, y_ref, "winograd", f"{backend} y")
         for name, got, ref in zip(("dx", "dw", "db"), grads, want):
             _assert_close(got, ref, "winograd", f"{backend} {name}")
+
+
+@pytest.mark.parametrize("backend", ["cy", "nb"])
+def test_tile_loops_reject_tile_tensors_and_grids_that_do_not_fit(backend):
+    loops = importlib.import_module(f"fastdl._kernels.{backend}._winograd")
+    x = np.ones((2, 3, 6, 6))  # pad 1: OH = OW = 6, TH = TW = 3
+    v = np.zeros((16, 3, 2 * 9))  # (16, C, S*T)
+    y = np.zeros((2, 3, 6, 6))
+    bias = np.zeros(3)
+    with pytest.raises(ValueError, match=r"v must be \(16, C, S\*T\)"):
+        loops.input_tiles(x, 0, np.zeros((36, 3, 18)), 1, 1, 3, 3)
+    with pytest.raises(ValueError, match="images n0:n0\\+S must lie in x"):
+        loops.input_tiles(x, 1, v, 1, 1, 3, 3)
+    with pytest.raises(ValueError, match="the tiles must cover x"):
+        loops.input_tiles(x, 0, np.zeros((16, 3, 2 * 6)), 1, 1, 2, 3)
+    with pytest.raises(ValueError, match="the tiles must cover dx"):
+        loops.input_grad_tiles(np.zeros((16, 3, 2 * 6)), x.copy(), 0, 1, 1, 3, 2)
+    with pytest.raises(ValueError, match="the tiles must cover y"):
+        loops.output_tiles(np.zeros((16, 3, 2 * 6)), bias, y, 0, 2, 3)
+    with pytest.raises(ValueError, match="the tiles must cover dy"):
+        loops.output_grad_tiles(y, 0, np.zeros((16, 3, 2 * 6)), 3, 2)
+    with pytest.raises(ValueError, match="bias must have F entries"):
+        loops.output_tiles(v, np.zeros(2), y, 0, 3, 3)

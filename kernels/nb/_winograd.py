@@ -40,9 +40,8 @@ For Numba, three things differ from the C:
   rows', ``Q``'s rows outside the plane, ``G``'s past the plane's edges, a tile row of zeros
   after ``Z``) are zeroed then and never written: every plane writes the same entries.
 
-The loops handle the part of a plane that its tiles cover: all of it for the ``TH``, ``TW`` that
-``kernels/_winograd.py`` passes; the checks do not ask for that, and smaller ones make the loops
-skip the rest (``dx`` is zero there), not reach past an array. The pads must be at least 0.
+The public functions check, as the Cython ones do, that the tiles cover the plane; the pads
+must be at least 0.
 """
 
 import numpy as np
@@ -88,6 +87,7 @@ def input_tiles(x, n0, v, ph, pw, th, tw):
     """
     ns = _tile_images(v, "v", "C", x.shape[1], th * tw)
     _fits(n0 >= 0 and n0 + ns <= x.shape[0], "images n0:n0+S must lie in x")
+    _fits(2 * th + 2 >= x.shape[2] + ph and 2 * tw + 2 >= x.shape[3] + pw, "the tiles must cover x")
     _input_loop(x, n0, v, ph, pw, th, tw, ns)
 
 
@@ -109,6 +109,10 @@ def input_grad_tiles(dv, dx, n0, ph, pw, th, tw):
     """
     ns = _tile_images(dv, "dv", "C", dx.shape[1], th * tw)
     _fits(n0 >= 0 and n0 + ns <= dx.shape[0], "images n0:n0+S must lie in dx")
+    _fits(
+        2 * th + 2 >= dx.shape[2] + ph and 2 * tw + 2 >= dx.shape[3] + pw,
+        "the tiles must cover dx",
+    )
     _input_grad_loop(dv, dx, n0, ph, pw, th, tw, ns)
 
 
@@ -131,6 +135,7 @@ def output_tiles(m, bias, y, n0, th, tw):
     ns = _tile_images(m, "m", "F", y.shape[1], th * tw)
     _fits(bias.shape[0] == y.shape[1], "bias must have F entries")
     _fits(n0 >= 0 and n0 + ns <= y.shape[0], "images n0:n0+S must lie in y")
+    _fits(2 * th >= y.shape[2] and 2 * tw >= y.shape[3], "the tiles must cover y")
     _output_loop(m, bias, y, n0, th, tw, ns)
 
 
@@ -148,6 +153,7 @@ def output_grad_tiles(dy, n0, dm, th, tw):
     """
     ns = _tile_images(dm, "dm", "F", dy.shape[1], th * tw)
     _fits(n0 >= 0 and n0 + ns <= dy.shape[0], "images n0:n0+S must lie in dy")
+    _fits(2 * th >= dy.shape[2] and 2 * tw >= dy.shape[3], "the tiles must cover dy")
     _output_grad_loop(dy, n0, dm, th, tw, ns)
 
 
